@@ -1,0 +1,24 @@
+from django.core.management.base import BaseCommand
+
+from apps.accounts.demo import DEMO_FILE, demo_load
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo organizations, plans and users, and print their logins."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--file", default=str(DEMO_FILE))
+        parser.add_argument("--url", default="http://127.0.0.1:8000/")
+
+    def handle(self, *args, file, url, **options):
+        import json
+        from pathlib import Path
+
+        logins = demo_load(Path(file))
+        password = json.loads(Path(file).read_text())["password"]
+        self.stdout.write(self.style.SUCCESS(f"\nDemo ready. Sign in at {url}"))
+        self.stdout.write(f"Every demo account's password: {password}\n")
+        width = max(len(u) for _, u, _ in logins)
+        for org, username, roles in logins:
+            self.stdout.write(f"  {username.ljust(width)}  {org} — {roles}")
+        self.stdout.write(f"\nAdmin: {url}admin/   API docs: {url}api/docs/\n")

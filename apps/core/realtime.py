@@ -1,0 +1,54 @@
+"""The one real-time broadcaster. Only services call it.
+
+An event is ``{"type": "<noun>.<verb>", "data": {...}}`` sent to a named group after the current
+transaction commits (a rolled-back change broadcasts nothing). Channels turns the type into the
+consumer handler name: ``notification.created`` → ``notification_created``.
+"""
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def agent_group(user_id: int) -> str:
+    return f"agent.{user_id}"
+
+
+def organization_group(organization_id: int) -> str:
+    return f"wallboard.{organization_id}"
+
+
+def queue_group(queue_id: int) -> str:
+    return f"queue.{queue_id}"
+
+
+def interaction_group(interaction_id: int) -> str:
+    return f"interaction.{interaction_id}"
+
+
+def _send(group: str, message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception:
+        # Real time is best effort: the row is committed and pages resynchronise on reload.
+        logger.exception("realtime.publish_failed", extra={"group": group, "type": message["type"]})
+    else:
+        logger.debug("realtime.published", extra={"group": group, "type": message["type"]})
+
+
+def publish(*, group: str, event: str, data: dict[str, Any]) -> None:
+    """Send ``event`` with ``data`` to ``group`` once the surrounding transaction commits."""
+    message = {"type": event, "data": data}
+    transaction.on_commit(lambda: _send(group, message))

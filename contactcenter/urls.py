@@ -1,0 +1,42 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.http import JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from apps.accounts import api as accounts_api
+from apps.accounts import views as accounts_views
+from apps.notifications import api as notifications_api
+
+router = DefaultRouter()
+router.register("users", accounts_api.UserViewSet, basename="user")
+router.register("teams", accounts_api.TeamViewSet, basename="team")
+router.register("notifications", notifications_api.NotificationViewSet, basename="notification")
+
+handler403 = "apps.core.views.permission_denied"
+
+
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("", accounts_views.home_view, name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/preferences/", accounts_views.preferences_view, name="preferences"),
+    path("notifications/", include("apps.notifications.urls")),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", accounts_views.api_docs_view, name="api-docs"),
+    path("api/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/v1/me/", accounts_api.MeView.as_view(), name="api-me"),
+    path("api/v1/organization/", accounts_api.OrganizationView.as_view(), name="api-organization"),
+    path("api/v1/", include(router.urls)),
+]
+
+admin.site.site_header = "Contact center administration"
+admin.site.site_title = "Contact center"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Starts the whole system in one terminal: web (daphne), Celery worker and beat, and an embedded
+# Redis unless REDIS_URL names one. Ctrl-C stops everything (honcho forwards the signal).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+
+PORT="${PORT:-8000}"
+HOST="${HOST:-127.0.0.1}"
+processes="web worker beat"
+if [ -z "${REDIS_URL:-}" ]; then
+  export EMBEDDED_REDIS_PORT="${EMBEDDED_REDIS_PORT:-6390}"
+  export REDIS_URL="redis://127.0.0.1:${EMBEDDED_REDIS_PORT}/0"
+  processes="redis $processes"
+fi
+# honcho sets PORT per process (foreman style), so the web port travels as WEB_PORT.
+export WEB_PORT="$PORT" HOST
+
+python manage.py migrate --noinput
+python manage.py collectstatic --noinput -v0
+python manage.py load_demo --url "http://${HOST}:${PORT}/"
+exec honcho start -f Procfile $processes
