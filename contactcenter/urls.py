@@ -15,6 +15,12 @@ router.register("users", accounts_api.UserViewSet, basename="user")
 router.register("teams", accounts_api.TeamViewSet, basename="team")
 router.register("notifications", notifications_api.NotificationViewSet, basename="notification")
 
+api_urlpatterns = [
+    path("me/", accounts_api.MeView.as_view(), name="me"),
+    path("organization/", accounts_api.OrganizationView.as_view(), name="organization"),
+    *router.urls,
+]
+
 handler403 = "apps.core.views.permission_denied"
 
 
@@ -33,9 +39,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", accounts_views.api_docs_view, name="api-docs"),
     path("api/auth/token/", obtain_auth_token, name="api-token"),
-    path("api/v1/me/", accounts_api.MeView.as_view(), name="api-me"),
-    path("api/v1/organization/", accounts_api.OrganizationView.as_view(), name="api-organization"),
-    path("api/v1/", include(router.urls)),
+    path("api/v1/", include((api_urlpatterns, "api"))),
 ]
 
 admin.site.site_header = "Contact center administration"

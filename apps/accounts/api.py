@@ -65,7 +65,10 @@ class UserViewSet(
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         serializer.instance = services.user_create(
-            organization=self.request.organization, roles=data.pop("roles", []), **data
+            organization=self.request.organization,
+            roles=data.pop("roles", []),
+            password=data.pop("password", None),
+            **data,
         )
 
 

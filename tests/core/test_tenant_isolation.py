@@ -1,0 +1,186 @@
+"""A user of organization B can never read or change a row of organization A.
+
+Every URL that takes an object id must have a case here: ``test_every_object_url_has_a_case``
+fails when a new endpoint or page is added without joining the table.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from apps.accounts.models import Role
+from apps.core.models import TenantModel
+from tests.factories import NotificationFactory, TeamFactory, UserFactory
+
+
+@dataclass(frozen=True)
+class Case:
+    url_name: str
+    make: Any  # (org_a, owner_a) -> object of A
+    methods: tuple[str, ...] = ("get",)
+    api: bool = False
+
+
+def _team(org, owner):
+    return TeamFactory(organization=org)
+
+
+def _user(org, owner):
+    return UserFactory(organization=org, roles=[Role.AGENT])
+
+
+def _notification(org, owner):
+    return NotificationFactory(recipient=owner)
+
+
+OBJECT_CASES = [
+    Case("notification-detail", _notification),
+    Case("notification-read", _notification, methods=("post",)),
+    Case("api:user-detail", _user, api=True),
+    Case("api:team-detail", _team, methods=("get", "put", "patch", "delete"), api=True),
+    Case("api:notification-detail", _notification, api=True),
+    Case("api:notification-read", _notification, methods=("post",), api=True),
+]
+
+LIST_CASES = [
+    # (url name, object maker, how the object shows in the response)
+    ("notification-list", _notification, lambda obj: obj.title),
+    ("api:user-list", _user, lambda obj: obj.username),
+    ("api:team-list", _team, lambda obj: obj.name),
+    ("api:notification-list", _notification, lambda obj: obj.title),
+]
+
+
+def _url_names(patterns=None, namespace="", with_object_id=False):
+    """Every URL name (``ns:name``); with_object_id keeps those that take an object id."""
+    names = set()
+    for entry in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(entry, URLResolver):
+            ns = entry.namespace or ""
+            if with_object_id and ns == "admin":  # the admin is checked separately below
+                continue
+            prefix = f"{namespace}{ns}:" if ns else namespace
+            names |= _url_names(entry.url_patterns, prefix, with_object_id)
+        elif isinstance(entry, URLPattern) and entry.name:
+            if not with_object_id or "pk" in entry.pattern.regex.groupindex:
+                names.add(f"{namespace}{entry.name}")
+    return names
+
+
+def test_every_object_url_has_a_case():
+    assert _url_names(with_object_id=True) - {c.url_name for c in OBJECT_CASES} == set()
+
+
+def test_every_api_list_has_a_case():
+    api_lists = {n for n in _url_names() if n.startswith("api:") and n.endswith("-list")}
+    assert api_lists - {name for name, _, _ in LIST_CASES} == set()
+
+
+@pytest.fixture
+def owner_a(admin_a):
+    return admin_a
+
+
+@pytest.mark.parametrize(
+    ("case", "method"),
+    [(c, m) for c in OBJECT_CASES for m in c.methods],
+    ids=lambda v: v.url_name if isinstance(v, Case) else v,
+)
+def test_other_organization_gets_404(case, method, org_a, owner_a, admin_b, client, api_client):
+    obj = case.make(org_a, owner_a)
+    url = reverse(case.url_name, kwargs={"pk": obj.pk})
+    if case.api:
+        api_client.force_authenticate(admin_b)
+        response = getattr(api_client, method)(url, {}, format="json")
+    else:
+        client.force_login(admin_b)
+        response = getattr(client, method)(url)
+    assert response.status_code == 404
+    assert type(obj).objects.filter(pk=obj.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("case", "method"),
+    [(c, m) for c in OBJECT_CASES for m in c.methods if m == "get"],
+    ids=lambda v: v.url_name if isinstance(v, Case) else v,
+)
+def test_own_organization_gets_the_row(case, method, org_a, owner_a, client, api_client):
+    """The same URLs work for the owner: the 404 above is isolation, not a broken URL."""
+    obj = case.make(org_a, owner_a)
+    url = reverse(case.url_name, kwargs={"pk": obj.pk})
+    if case.api:
+        api_client.force_authenticate(owner_a)
+        response = api_client.get(url)
+    else:
+        client.force_login(owner_a)
+        response = client.get(url)
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("url_name", "make", "shown"), LIST_CASES, ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_listing_never_shows_other_organization(
+    url_name, make, shown, org_a, owner_a, admin_b, client, api_client
+):
+    mine = make(admin_b.organization, admin_b)
+    theirs = make(org_a, owner_a)
+    url = reverse(url_name)
+    if url_name.startswith("api:"):
+        api_client.force_authenticate(admin_b)
+        body = api_client.get(url).content.decode()
+    else:
+        client.force_login(admin_b)
+        body = client.get(url).content.decode()
+    assert shown(mine) in body
+    assert shown(theirs) not in body
+
+
+TENANT_ADMINS = [model for model in admin.site._registry if issubclass(model, TenantModel)]
+
+
+def _admin_object(model, org, owner):
+    from tests.factories import ApiKeyFactory
+
+    makers = {
+        "Team": _team,
+        "Notification": _notification,
+        "ApiKey": lambda o, _: ApiKeyFactory(organization=o),
+        "AgentProfile": lambda o, _: _user(o, _).agent_profile,
+    }
+    return makers[model.__name__](org, owner)
+
+
+@pytest.mark.parametrize("model", TENANT_ADMINS, ids=lambda m: m.__name__)
+def test_admin_hides_other_organization_rows(model, org_a, owner_a, admin_b, client):
+    if model.__name__ == "Subscription":
+        obj = org_a.subscription
+    else:
+        obj = _admin_object(model, org_a, owner_a)
+    client.force_login(admin_b)
+    opts = model._meta
+    change = client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]))
+    assert change.status_code in (302, 403)  # redirect "does not exist", or no permission at all
+    changelist = client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+    if changelist.status_code == 200:
+        assert changelist.context["cl"].queryset.filter(pk=obj.pk).count() == 0
+
+
+def test_admin_user_list_is_scoped(org_a, owner_a, admin_b, client):
+    client.force_login(admin_b)
+    response = client.get(reverse("admin:accounts_user_changelist"))
+    assert response.status_code == 200
+    usernames = {u.username for u in response.context["cl"].queryset}
+    assert admin_b.username in usernames
+    assert owner_a.username not in usernames
+    change = client.get(reverse("admin:accounts_user_change", args=[owner_a.pk]))
+    assert change.status_code == 302
+
+
+def test_admin_organization_is_scoped(org_a, admin_b, client):
+    client.force_login(admin_b)
+    response = client.get(reverse("admin:accounts_organization_change", args=[org_a.pk]))
+    assert response.status_code == 302

@@ -1,0 +1,141 @@
+"""factory_boy factories for every model the tests build."""
+
+import factory
+from django.contrib.auth.models import Group
+
+from apps.accounts.models import (
+    AddOn,
+    AddOnFeature,
+    AgentProfile,
+    ApiKey,
+    Organization,
+    Plan,
+    PlanFeature,
+    Role,
+    Subscription,
+    SubscriptionAddOn,
+    Team,
+    User,
+)
+from apps.notifications.models import Notification
+
+PASSWORD = "a-long-test-password"
+
+
+class PlanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        skip_postgeneration_save = True
+        model = Plan
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"plan-{n}")
+    name = factory.LazyAttribute(lambda o: o.code.title())
+    agent_seats = 10
+
+    @factory.post_generation
+    def features(self, create, extracted, **kwargs):
+        """``features={"api": None, "channel_voice": 2}`` (default: API access)."""
+        wanted = {"api": None} if extracted is None else extracted
+        for code, limit in wanted.items():
+            PlanFeature.objects.update_or_create(plan=self, code=code, defaults={"limit": limit})
+
+
+class AddOnFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        skip_postgeneration_save = True
+        model = AddOn
+
+    code = factory.Sequence(lambda n: f"addon-{n}")
+    name = factory.LazyAttribute(lambda o: o.code.title())
+
+    @factory.post_generation
+    def features(self, create, extracted, **kwargs):
+        for code, limit in (extracted or {}).items():
+            AddOnFeature.objects.create(addon=self, code=code, limit=limit)
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        skip_postgeneration_save = True
+        model = Organization
+
+    name = factory.Sequence(lambda n: f"Organization {n}")
+    slug = factory.Sequence(lambda n: f"org-{n}")
+    time_zone = "Europe/Paris"
+    subscription = factory.RelatedFactory(
+        "tests.factories.SubscriptionFactory", factory_related_name="organization"
+    )
+
+
+class SubscriptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Subscription
+
+    organization = factory.SubFactory(OrganizationFactory, subscription=None)
+    plan = factory.SubFactory(PlanFactory)
+    status = Subscription.Status.ACTIVE
+
+
+class SubscriptionAddOnFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SubscriptionAddOn
+
+    addon = factory.SubFactory(AddOnFactory)
+    quantity = 1
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    """A user of an organization; ``roles=[Role.AGENT]`` puts them in the role groups."""
+
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    organization = factory.SubFactory(OrganizationFactory)
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = "Test"
+    last_name = factory.Sequence(lambda n: f"Person{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def roles(self, create, extracted, **kwargs):
+        roles = extracted or []
+        self.groups.set(Group.objects.filter(name__in=roles))
+        self.is_staff = self.is_staff or bool(
+            set(roles) & {Role.SUPERVISOR, Role.MANAGER, Role.ADMIN}
+        )
+        self.save()
+        if Role.AGENT in roles:
+            AgentProfile.objects.get_or_create(
+                user=self, defaults={"organization": self.organization}
+            )
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Team {n}")
+
+
+class ApiKeyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ApiKey
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Key {n}")
+    prefix = factory.Sequence(lambda n: f"p{n:07d}")
+    hashed_key = factory.Sequence(lambda n: f"{n:064d}")
+    role = Role.ADMIN
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Notification
+
+    recipient = factory.SubFactory(UserFactory)
+    organization = factory.LazyAttribute(lambda o: o.recipient.organization)
+    title = factory.Sequence(lambda n: f"Notification {n}")
+    body = "Something happened."
