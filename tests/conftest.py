@@ -63,7 +63,7 @@ def api_client():
 
 @pytest.fixture
 def login(client):
-    """``login(user)`` signs a user into the Django test client (the login page has its own test)."""
+    """``login(user)`` signs a user in (the login page itself has its own tests)."""
 
     def _login(user):
         client.force_login(user)

@@ -21,6 +21,9 @@ from apps.notifications.models import Notification
 
 PASSWORD = "a-long-test-password"
 
+# The admin user page carries the agent-profile inline; a browser posts its management form.
+INLINE_MANAGEMENT = {"agent_profile-TOTAL_FORMS": "0", "agent_profile-INITIAL_FORMS": "0"}
+
 
 class PlanFactory(factory.django.DjangoModelFactory):
     class Meta:

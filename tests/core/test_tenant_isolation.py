@@ -64,9 +64,12 @@ def _url_names(patterns=None, namespace="", with_object_id=False):
                 continue
             prefix = f"{namespace}{ns}:" if ns else namespace
             names |= _url_names(entry.url_patterns, prefix, with_object_id)
-        elif isinstance(entry, URLPattern) and entry.name:
-            if not with_object_id or "pk" in entry.pattern.regex.groupindex:
-                names.add(f"{namespace}{entry.name}")
+        elif (
+            isinstance(entry, URLPattern)
+            and entry.name
+            and (not with_object_id or "pk" in entry.pattern.regex.groupindex)
+        ):
+            names.add(f"{namespace}{entry.name}")
     return names
 
 
