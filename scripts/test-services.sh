@@ -49,23 +49,28 @@ start_pg() {
     as_pg "$bin/initdb" -D "$PGDATA" --auth=trust --username=postgres -E UTF8 >/dev/null
   fi
 
-  if as_pg "$bin/pg_ctl" status -D "$PGDATA" >/dev/null 2>&1; then
+  pg_running() { as_pg "$bin/pg_ctl" status -D "$PGDATA" >/dev/null 2>&1; }
+  pg_ready() { "$bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres; }
+
+  if pg_running && pg_ready; then
     log "postgres already running, reusing"
   else
+    # After a crash the pidfile can still name a dying/zombie postmaster for a moment
+    # (non-reaping PID 1 in containers); starting now would be refused, so let it go first.
+    local i
+    for i in $(seq 10); do pg_running || break; sleep 1; done
     # Durability is pointless for test data; turning it off makes test DB setup much faster.
     # Socket lives in $STATE so we never need write access to /var/run/postgresql.
     as_pg "$bin/pg_ctl" start -D "$PGDATA" -l "$STATE/pg.log" -w -t 30 -o "\
       -c port=$PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$STATE \
       -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
       || { tail -n 20 "$STATE/pg.log" || true; die "postgres failed to start"; }
+    for i in $(seq 30); do
+      pg_ready && break
+      [ "$i" -eq 30 ] && { tail -n 20 "$STATE/pg.log" || true; die "postgres not ready after 30s"; }
+      sleep 1
+    done
   fi
-
-  local i
-  for i in $(seq 30); do
-    "$bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break
-    [ "$i" -eq 30 ] && { tail -n 20 "$STATE/pg.log" || true; die "postgres not ready after 30s"; }
-    sleep 1
-  done
 
   # Idempotent: converge role attributes every run; CREATEDB is needed because Django's
   # test runner creates (and drops) test_<name> databases.
@@ -103,10 +108,9 @@ start_redis() {
 
 case "${1:-}" in
   start)
-    install_missing
-    mkdir -p "$STATE"
-    start_pg
-    start_redis
+    # fd 3 is the caller's stdout (often a `$(...)` pipe); daemons must not inherit it,
+    # or the caller would wait for EOF until the servers exit.
+    { install_missing; mkdir -p "$STATE"; start_pg; start_redis; } 3>&-
     echo "DATABASE_URL=postgres://cc:cc@127.0.0.1:$PG_PORT/contactcenter" >&3
     echo "REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0" >&3
     ;;

@@ -16,6 +16,34 @@ def _test_settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _celery_eager():
+    """Tasks run inline; ``celery_worker_when_brokered`` gives a test a real worker instead."""
+    from contactcenter.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def celery_worker_when_brokered(_celery_eager):
+    """With a real broker (REDIS_URL), a real Celery worker in a thread; otherwise eager."""
+    from django.conf import settings
+
+    from contactcenter.celery import app
+
+    if not settings.REDIS_URL:
+        yield None
+        return
+    from celery.contrib.testing.worker import start_worker
+
+    app.conf.task_always_eager = False
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+        yield worker
+
+
 @pytest.fixture
 def roles(db):
     """The role groups with their permissions (post_migrate made them; flushes may drop them)."""

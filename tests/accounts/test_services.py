@@ -1,5 +1,8 @@
+import threading
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from apps.accounts import services
 from apps.accounts.models import AgentProfile, Role, Subscription
@@ -137,3 +140,32 @@ def test_roles_sync_gives_agents_no_user_admin_rights(roles):
     assert not agent.has_perm("accounts.add_user")
     assert admin.has_perm("accounts.add_user")
     assert not admin.has_perm("accounts.change_plan")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+def test_concurrent_adds_never_pass_the_seat_limit(roles):
+    org = _org(seats=3)
+    services.user_create(organization=org, username="a0", password=None, roles=[Role.AGENT])
+    barrier = threading.Barrier(6)
+    outcomes = []
+
+    def add(i):
+        barrier.wait()
+        try:
+            services.user_create(
+                organization=org, username=f"c{i}", password=None, roles=[Role.AGENT]
+            )
+            outcomes.append("ok")
+        except LimitExceeded:
+            outcomes.append("full")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["full"] * 4 + ["ok"] * 2
+    assert organization_agent_seats_used(organization=org) == 3

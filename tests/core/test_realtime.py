@@ -140,20 +140,6 @@ def test_fragment_is_rendered_in_the_users_language():
     assert "1 non lue" in html
 
 
-@pytest.fixture
-def celery_worker_when_brokered():
-    """Eager mode runs tasks inline; with a real broker, start a real worker in a thread."""
-    from contactcenter.celery import app
-
-    if app.conf.task_always_eager:
-        yield None
-        return
-    from celery.contrib.testing.worker import start_worker
-
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
-        yield worker
-
-
 def test_event_from_celery_task_reaches_socket(celery_worker_when_brokered):
     user = UserFactory()
     html = _run(
