@@ -1,8 +1,12 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
 
 
 def _sync_roles(sender, **kwargs):
+    # post_migrate fires once per app, and each app's permissions are created by its own
+    # signal: the roles can take every permission only after the last app's.
+    if sender.label != list(apps.get_app_configs())[-1].label:
+        return
     from apps.accounts.services import roles_sync
 
     roles_sync()
@@ -14,5 +18,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Organizations, plans and people"
 
     def ready(self) -> None:
-        # Permissions exist only after migrate; the role groups are refreshed each time.
-        post_migrate.connect(_sync_roles, sender=self, dispatch_uid="accounts.roles_sync")
+        post_migrate.connect(_sync_roles, dispatch_uid="accounts.roles_sync")

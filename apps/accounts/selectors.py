@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 
-from apps.accounts.models import Organization, Role, Subscription, Team, User
+from apps.accounts.models import FeatureCode, Organization, Role, Subscription, Team, User
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,10 @@ class Entitlements:
 
     def limit(self, code: str) -> int | None:
         return self.features.get(code, 0)
+
+    def feature_labels(self) -> list[str]:
+        """Human names (in the active language) of the features, in catalogue order."""
+        return [str(c.label) for c in FeatureCode if c.value in self.features]
 
 
 def _add_limit(current: int | None, extra: int | None) -> int | None:

@@ -77,3 +77,11 @@ def test_home_shows_local_time_zone(agent_a, client):
 
 def test_healthz(client):
     assert client.get(reverse("healthz")).json() == {"status": "ok"}
+
+
+def test_home_names_plan_features_in_the_users_language(agent_a, client):
+    client.force_login(agent_a)
+    assert "REST API and webhooks" in client.get(reverse("home")).content.decode()
+    agent_a.language = "fr"
+    agent_a.save()
+    assert "API REST et webhooks" in client.get(reverse("home")).content.decode()

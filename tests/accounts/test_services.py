@@ -169,3 +169,19 @@ def test_concurrent_adds_never_pass_the_seat_limit(roles):
         t.join()
     assert sorted(outcomes) == ["full"] * 4 + ["ok"] * 2
     assert organization_agent_seats_used(organization=org) == 3
+
+
+def test_migrate_alone_gives_roles_the_permissions_of_every_app():
+    """No ``roles`` fixture here: what ``migrate`` left in the database must be complete."""
+    from django.contrib.auth.models import Group
+
+    from apps.accounts.roles import ROLE_PERMISSIONS
+
+    for role, perms in ROLE_PERMISSIONS.items():
+        granted = {
+            f"{app}.{codename}"
+            for app, codename in Group.objects.get(name=role).permissions.values_list(
+                "content_type__app_label", "codename"
+            )
+        }
+        assert granted == set(perms), role
