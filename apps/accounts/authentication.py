@@ -23,6 +23,10 @@ class ApiKeyPrincipal:
     id = None
     language = ""
 
+    @property
+    def effective_language(self) -> str:
+        return self.organization.language
+
     def __init__(self, api_key: ApiKey):
         self.api_key = api_key
         self.organization = api_key.organization

@@ -208,6 +208,12 @@ class User(AbstractUser):
         swappable = "AUTH_USER_MODEL"
 
     @property
+    def effective_language(self) -> str:
+        if self.language:
+            return self.language
+        return self.organization.language if self.organization_id else settings.LANGUAGE_CODE
+
+    @property
     def effective_time_zone(self) -> str:
         if self.time_zone:
             return self.time_zone

@@ -22,6 +22,7 @@ class AuthenticatedConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user = user
+        self.language: str = await database_sync_to_async(lambda: user.effective_language)()
         self.joined: list[str] = await database_sync_to_async(self.groups_for)(user)
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -37,6 +38,6 @@ class AuthenticatedConsumer(AsyncWebsocketConsumer):
 
     async def send_fragment(self, template_name: str, context: dict[str, Any]) -> None:
         """Render a template partial (with ``hx-swap-oob``) in the user's language and send it."""
-        with translation.override(self.user.language or None):
+        with translation.override(self.language):
             html = render_to_string(template_name, context)
         await self.send(text_data=html)

@@ -12,13 +12,17 @@ class OrganizationMiddleware:
     def __call__(self, request):
         user = request.user
         request.organization = None
-        if user.is_authenticated:
-            request.organization = user.organization
-            if user.language:
-                translation.activate(user.language)
-                request.LANGUAGE_CODE = translation.get_language()
-            timezone.activate(zoneinfo.ZoneInfo(user.effective_time_zone))
-        try:
+        if not user.is_authenticated:
             return self.get_response(request)
-        finally:
-            timezone.deactivate()
+        request.organization = user.organization
+        language = user.effective_language
+        # Scoped to this request: a reused thread must not keep the previous user's settings.
+        with translation.override(language):
+            timezone.activate(zoneinfo.ZoneInfo(user.effective_time_zone))
+            request.LANGUAGE_CODE = language
+            try:
+                response = self.get_response(request)
+            finally:
+                timezone.deactivate()
+        response.headers.setdefault("Content-Language", language)
+        return response

@@ -85,3 +85,21 @@ def test_home_names_plan_features_in_the_users_language(agent_a, client):
     agent_a.language = "fr"
     agent_a.save()
     assert "API REST et webhooks" in client.get(reverse("home")).content.decode()
+
+
+def test_user_without_language_gets_the_organizations(agent_a, client):
+    agent_a.organization.language = "fr"
+    agent_a.organization.save()
+    client.force_login(agent_a)
+    response = client.get(reverse("home"))
+    assert "Se déconnecter" in response.content.decode()
+    assert response["Content-Language"] == "fr"
+
+
+def test_language_does_not_leak_to_the_next_request(agent_a, supervisor_a, client):
+    agent_a.language = "fr"
+    agent_a.save()
+    client.force_login(agent_a)
+    client.get(reverse("home"))
+    client.force_login(supervisor_a)
+    assert "Log out" in client.get(reverse("home")).content.decode()
