@@ -66,22 +66,30 @@ class Plan(TimeStampedModel):
         return self.name
 
 
-class PlanFeature(models.Model):
-    """One feature of a plan, with its allowance when it is counted (e.g. 3 WhatsApp numbers)."""
+class FeatureAllowance(models.Model):
+    """A feature granted by a plan or an add-on, with its allowance when it is counted."""
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="features")
     code = models.CharField(max_length=40, choices=FeatureCode.choices)
     limit = models.PositiveIntegerField(
-        null=True, blank=True, help_text=_("Empty means unlimited.")
+        null=True, blank=True, help_text=_("Empty means unlimited; add-ons add theirs per unit.")
     )
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.get_code_display()
+
+
+class PlanFeature(FeatureAllowance):
+    """One feature of a plan (e.g. 3 WhatsApp numbers)."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="features")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["plan", "code"], name="planfeature_unique_code")
         ]
-
-    def __str__(self) -> str:
-        return self.get_code_display()
 
 
 class AddOn(TimeStampedModel):
@@ -96,20 +104,13 @@ class AddOn(TimeStampedModel):
         return self.name
 
 
-class AddOnFeature(models.Model):
+class AddOnFeature(FeatureAllowance):
     addon = models.ForeignKey(AddOn, on_delete=models.CASCADE, related_name="features")
-    code = models.CharField(max_length=40, choices=FeatureCode.choices)
-    limit = models.PositiveIntegerField(
-        null=True, blank=True, help_text=_("Allowance added per unit; empty means unlimited.")
-    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["addon", "code"], name="addonfeature_unique_code")
         ]
-
-    def __str__(self) -> str:
-        return self.get_code_display()
 
 
 class Organization(TimeStampedModel):
