@@ -134,7 +134,13 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNELS_PREFIX", "cc")},
+            "CONFIG": {
+                # redis-py 8 reads with a 5 s timeout by default, the same as channels-redis's
+                # blocking wait for messages: every idle socket's consumer would crash after
+                # 5 s. A longer timeout keeps idle sockets open and still notices dead peers.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_keepalive": True}],
+                "prefix": env.str("CHANNELS_PREFIX", "cc"),
+            },
         }
     }
     CACHES = {

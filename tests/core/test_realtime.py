@@ -149,3 +149,25 @@ def test_event_from_celery_task_reaches_socket(celery_worker_when_brokered):
         15,
     )
     assert "From the worker" in html
+
+
+async def _idle_then_receive(headers, action):
+    communicator = WebsocketCommunicator(application, "/ws/live/", headers=headers)
+    connected, _ = await communicator.connect()
+    assert connected
+    try:
+        # Longer than channels-redis's 5 s blocking read: a too-short socket timeout would
+        # crash the consumer here (redis-py 8's default did).
+        assert await communicator.receive_nothing(timeout=7)
+        await database_sync_to_async(action)()
+        return await communicator.receive_from(timeout=5)
+    finally:
+        await communicator.disconnect()
+
+
+def test_idle_socket_survives_and_still_receives():
+    user = UserFactory()
+    html = _run(
+        _idle_then_receive, _headers(user), lambda: notification_send(recipient=user, title="Late")
+    )
+    assert "Late" in html

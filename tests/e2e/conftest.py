@@ -5,7 +5,10 @@ and a separate Celery worker on that Redis, over a throwaway SQLite database wit
 The tests talk to it only through HTTP and the browser; nothing here touches the ORM in-process.
 """
 
+import contextlib
+import ctypes
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -23,6 +26,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 ARTIFACTS = ROOT / "var" / "test-artifacts"
+KEPT_LOGS = ARTIFACTS / "e2e-logs"  # written only when something failed
+FAILURE_SHOTS = "e2e-failed-*.png"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -120,17 +125,19 @@ class LiveSystem:
                 timeout=timeout,
             )
 
-    def start(self, name: str, *command: str) -> LiveProcess:
+    def start(self, name: str, program: str, arguments: str) -> LiveProcess:
+        """Start ``.venv/bin/<program> <arguments>`` in its own process group."""
         log = self.log(name)
         with log.open("ab") as out:
             popen = subprocess.Popen(
-                list(command),
+                [str(VENV_BIN / program), *shlex.split(arguments)],
                 cwd=ROOT,
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # own process group: teardown signals the whole group
+                preexec_fn=_die_with_parent,
             )
         process = LiveProcess(name, popen, log)
         self.processes.append(process)
@@ -154,24 +161,26 @@ class LiveSystem:
         """SIGTERM every process group (newest first), then SIGKILL what is left."""
         for process in reversed(self.processes):
             _signal_group(process.popen, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.popen.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                pass
             # Also when the leader is gone: a child left in its group must not outlive us.
             _signal_group(process.popen, signal.SIGKILL)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.popen.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                pass
         self.processes.clear()
 
 
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM it if pytest dies without tearing down
+    (SIGKILL, a CI timeout's SIGTERM). Survives exec, so it also covers the exec'd redis."""
+    if sys.platform == "linux":
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _signal_group(popen: subprocess.Popen, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(popen.pid, sig)  # start_new_session: the group id is the leader's pid
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _live_env(tmp: Path, redis_port: int) -> dict[str, str]:
@@ -218,6 +227,10 @@ def _worker_ready(log: Path) -> bool:
 
 @pytest.fixture(scope="session")
 def live_system(request, tmp_path_factory) -> Iterator[LiveSystem]:
+    # Artifacts of an earlier failed run must not pass for this run's.
+    shutil.rmtree(KEPT_LOGS, ignore_errors=True)
+    for stale in ARTIFACTS.glob(FAILURE_SHOTS):
+        stale.unlink()
     tmp = tmp_path_factory.mktemp("live")
     redis_port, web_port = free_port(), free_port()
     while web_port == redis_port:
@@ -238,33 +251,15 @@ def live_system(request, tmp_path_factory) -> Iterator[LiveSystem]:
             system.manage("collectstatic", "--noinput", "-v0")
             system.manage("load_demo", "--url", f"{system.base_url}/")
 
-            redis = system.start(
-                "redis",
-                str(VENV_BIN / "python"),
-                "manage.py",
-                "embedded_redis",
-                "--port",
-                str(redis_port),
-            )
+            redis = system.start("redis", "python", f"manage.py embedded_redis --port {redis_port}")
             system.wait_until("redis PING", lambda: _redis_pong(redis_port), redis)
             web = system.start(
-                "web",
-                str(VENV_BIN / "daphne"),
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(web_port),
-                "contactcenter.asgi:application",
+                "web", "daphne", f"-b 127.0.0.1 -p {web_port} contactcenter.asgi:application"
             )
             worker = system.start(
                 "worker",
-                str(VENV_BIN / "celery"),
-                "-A",
-                "contactcenter",
-                "worker",
-                "--loglevel=INFO",
-                "--concurrency=1",
-                "--pool=solo",
+                "celery",
+                "-A contactcenter worker --loglevel=INFO --concurrency=1 --pool=solo",
             )
             system.wait_until(
                 "GET /healthz", lambda: _http_ok(f"{system.base_url}/healthz"), redis, web
@@ -282,12 +277,11 @@ def live_system(request, tmp_path_factory) -> Iterator[LiveSystem]:
 
 def _keep_logs(config: pytest.Config, system: LiveSystem) -> None:
     """Copy the logs next to the screenshots and show their tails in the terminal summary."""
-    kept = ARTIFACTS / "e2e-logs"
-    kept.mkdir(parents=True, exist_ok=True)
+    KEPT_LOGS.mkdir(parents=True, exist_ok=True)
     for log in system.tmp.glob("*.log"):
-        shutil.copy(log, kept / log.name)
+        shutil.copy(log, KEPT_LOGS / log.name)
     config.stash[_log_tails_key] = [
-        f"live system logs (full copies in {kept.relative_to(ROOT)}/):",
+        f"live system logs (full copies in {KEPT_LOGS.relative_to(ROOT)}/):",
         system.log_tails(),
     ]
 
@@ -349,12 +343,19 @@ def context(browser, live_system, request) -> Iterator:
         if _failed(request.node):
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             for number, page in enumerate(context.pages, start=1):
-                path = ARTIFACTS / f"e2e-{request.node.name}-page{number}.png"
+                path = ARTIFACTS / FAILURE_SHOTS.replace("*", f"{request.node.name}-page{number}")
                 try:
                     page.screenshot(path=str(path), full_page=True)
                 except Exception as exc:  # the page may be what broke
                     print(f"could not save {path}: {exc}", file=sys.stderr)
         context.close()
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    """``var/test-artifacts`` (git-ignored; CI keeps it): screenshots and, on failure, logs."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
 
 
 @pytest.fixture

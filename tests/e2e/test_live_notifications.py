@@ -10,8 +10,7 @@ import time
 
 import pytest
 from playwright.sync_api import Page, expect
-
-from tests.e2e.conftest import ARTIFACTS, LiveSystem
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +30,7 @@ PROBE_SOCKET_JS = """
 """
 
 
-def log_in(page: Page, live_system: LiveSystem, username: str) -> None:
+def log_in(page: Page, live_system, username: str) -> None:
     page.goto("/accounts/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
@@ -49,7 +48,7 @@ def badge_count(page: Page) -> int:
     return int(page.locator("#notification-badge").inner_text().strip())
 
 
-def wait_for_worker_log(live_system: LiveSystem, pattern: str, timeout: float = 5.0) -> None:
+def wait_for_worker_log(live_system, pattern: str, timeout: float = 5.0) -> None:
     log = live_system.log("worker")
     deadline = time.monotonic() + timeout
     while True:
@@ -61,8 +60,8 @@ def wait_for_worker_log(live_system: LiveSystem, pattern: str, timeout: float = 
         time.sleep(0.1)
 
 
-def test_task_event_reaches_open_page(live_system, page):
-    screenshot = ARTIFACTS / "e2e-live-notification.png"
+def test_task_event_reaches_open_page(live_system, page, artifacts_dir):
+    screenshot = artifacts_dir / "e2e-live-notification.png"
     try:
         log_in(page, live_system, "acme-agent1")
         wait_for_live_socket(page)
@@ -81,7 +80,6 @@ def test_task_event_reaches_open_page(live_system, page):
             r"succeeded",
         )
     finally:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(screenshot))
 
 
@@ -120,3 +118,25 @@ def test_anonymous_socket_is_refused(live_system, page):
     log_in(page, live_system, "acme-agent2")
     signed_in = page.evaluate(PROBE_SOCKET_JS, live_system.ws_url)
     assert signed_in["opened"], signed_in
+
+
+def test_idle_page_keeps_its_socket_and_gets_event(live_system, page):
+    """An agent's page sits idle for minutes: its socket must survive the silence.
+
+    (redis-py 8's default 5 s read timeout once killed every idle consumer after 5 s.)
+    """
+    log_in(page, live_system, "globex-agent1")
+    wait_for_live_socket(page)
+    before = badge_count(page)
+
+    # Each daphne process has one channels_redis receive loop, blocking 5 s per BZPOPMIN; the
+    # page's consumer may only take it over when the current round ends: 12 s covers two rounds.
+    try:
+        page.wait_for_function("() => window.__ccWs.closed > 0", timeout=12_000)
+    except PlaywrightTimeoutError:
+        pass  # still open after 12 s of silence, as it should be
+    else:
+        pytest.fail("the live socket dropped while the page was idle")
+
+    page.click("#send-test")
+    expect(page.locator("#notification-badge")).to_have_text(str(before + 1), timeout=EVENT_TIMEOUT)
