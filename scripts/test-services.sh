@@ -10,7 +10,9 @@ set -euo pipefail
 exec 3>&1 1>&2
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATE="$ROOT/var/test-services"   # var/ is git-ignored
+# Under /tmp, not the checkout: the 'postgres' user must reach it (a clone under /root is not
+# reachable) and the socket path must stay short. One state dir per checkout.
+STATE="${TEST_SERVICES_DIR:-/tmp/cc-test-services-$(printf '%s' "$ROOT" | md5sum | cut -c1-10)}"
 PGDATA="$STATE/pg"
 PG_PORT="${TEST_PG_PORT:-55432}"
 REDIS_PORT="${TEST_REDIS_PORT:-56379}"
@@ -20,7 +22,7 @@ log() { echo "test-services: $*"; }
 die() { log "ERROR: $*"; exit 1; }
 
 # Postgres refuses to run as root, so as root we act as the Debian 'postgres' user.
-if [ "$(id -u)" -eq 0 ]; then as_pg() { runuser -u postgres -- "$@"; }; else as_pg() { "$@"; }; fi
+if [ "$(id -u)" -eq 0 ]; then as_pg() { (cd / && runuser -u postgres -- "$@"); }; else as_pg() { "$@"; }; fi
 
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true; }
 
