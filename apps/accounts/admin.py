@@ -115,6 +115,13 @@ class UserRolesForm(forms.ModelForm):
         groups = cleaned.get("groups")
         organization = cleaned.get("organization") or getattr(self.instance, "organization", None)
         organization = organization or getattr(self, "acting_organization", None)
+        if groups is not None:
+            roles = {g.name for g in groups}
+            current = self.instance.role_names if self.instance.pk else set()
+            try:
+                services.user_roles_check(actor=self.acting_user, roles=roles, current=current)
+            except PermissionDenied as exc:
+                raise ValidationError({"groups": str(exc)}) from exc
         becomes_agent = groups is not None and groups.filter(name=Role.AGENT).exists()
         was_agent = self.instance.pk and self.instance.groups.filter(name=Role.AGENT).exists()
         active = cleaned.get("is_active", self.instance.is_active)
@@ -176,10 +183,12 @@ class UserAdmin(DjangoUserAdmin):
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         form.acting_organization = request.user.organization
+        form.acting_user = request.user
         return form
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "groups" and not request.user.is_superuser:
+            # Roles only; the check in the form also refuses removing a role one may not grant.
             kwargs["queryset"] = Group.objects.filter(name__in=Role.values)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
@@ -193,6 +202,7 @@ class UserAdmin(DjangoUserAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         # Roles decide staff access and the agent profile: the service applies those rules.
+        # (The form already checked that the acting user may grant these roles.)
         services.user_set_roles(user=form.instance, roles=form.instance.role_names)
 
     def save_formset(self, request, form, formset, change):

@@ -68,6 +68,7 @@ class UserViewSet(
             organization=self.request.organization,
             roles=data.pop("roles", []),
             password=data.pop("password", None),
+            actor=self.request.user,
             **data,
         )
 

@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Iterable
 
 from django.contrib.auth.models import Group, Permission
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -97,13 +97,16 @@ def user_create(
     last_name: str = "",
     language: str = "",
     time_zone: str = "",
+    actor=None,
 ) -> User:
+    """Add a person; ``actor`` (None: the system) must be allowed to grant the roles."""
     roles = set(roles)
     unknown = roles - set(Role.values)
     if unknown:
         raise ValidationError(
             {"roles": _("Unknown role: %(role)s") % {"role": ", ".join(sorted(unknown))}}
         )
+    user_roles_check(actor=actor, roles=roles)
     if Role.AGENT in roles:
         _lock_organization(organization)
         agent_seats_check(organization=organization)
@@ -128,13 +131,38 @@ def user_create(
 
 
 @transaction.atomic
-def user_set_roles(*, user: User, roles: Iterable[str]) -> User:
+def user_set_roles(*, user: User, roles: Iterable[str], actor=None) -> User:
     roles = set(roles)
+    user_roles_check(actor=actor, roles=roles, current=user.role_names)
     if Role.AGENT in roles and user.is_active and not user.has_role(Role.AGENT):
         _lock_organization(user.organization)
         agent_seats_check(organization=user.organization)
     _apply_roles(user, roles)
     return user
+
+
+def roles_grantable_by(actor) -> set[str]:
+    """Roles ``actor`` may give: admins any, supervisors their agents and peers, others none."""
+    if actor is None or getattr(actor, "is_superuser", False):
+        return set(Role.values)
+    held = {actor.api_key.role} if hasattr(actor, "api_key") else actor.role_names
+    if Role.ADMIN in held:
+        return set(Role.values)
+    if Role.SUPERVISOR in held:
+        return {Role.AGENT, Role.SUPERVISOR}
+    return set()
+
+
+def user_roles_check(*, actor, roles: set[str], current: set[str] = frozenset()) -> None:
+    """Raise PermissionDenied unless ``actor`` may make ``current`` roles into ``roles``."""
+    # Only the roles that change are checked: a supervisor may edit an admin's name.
+    changed = roles ^ set(current)
+    refused = changed - roles_grantable_by(actor)
+    if refused:
+        raise PermissionDenied(
+            _("You may not grant or remove the role: %(roles)s")
+            % {"roles": ", ".join(sorted(refused))}
+        )
 
 
 def _hash_key(raw_key: str) -> str:

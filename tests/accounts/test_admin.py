@@ -110,3 +110,25 @@ def test_tenant_admin_cannot_change_the_subscription(admin_a, client):
     client.force_login(admin_a)
     url = reverse("admin:accounts_subscription_change", args=[admin_a.organization.subscription.pk])
     assert client.post(url, {"status": "canceled"}).status_code == 403
+
+
+def test_supervisor_cannot_make_themselves_admin(supervisor_a, client):
+    client.force_login(supervisor_a)
+    response = client.post(
+        reverse("admin:accounts_user_change", args=[supervisor_a.pk]),
+        {
+            "username": supervisor_a.username,
+            "first_name": "",
+            "last_name": "",
+            "email": "",
+            "language": "",
+            "time_zone": "",
+            "is_active": "on",
+            "groups": [Group.objects.get(name=n).pk for n in (Role.SUPERVISOR, Role.ADMIN)],
+            **INLINE_MANAGEMENT,
+        },
+    )
+    assert response.status_code == 200
+    assert "Admin" in str(response.context["adminform"].form.errors["groups"])
+    supervisor_a.refresh_from_db()
+    assert supervisor_a.role_names == {Role.SUPERVISOR}

@@ -152,3 +152,13 @@ def test_schema_and_docs_are_served(admin_a, client, api_client):
     docs = client.get(reverse("api-docs")).content.decode()
     assert "swagger-ui" in docs
     assert "cdn" not in docs.lower()  # vendored assets only
+
+
+def test_supervisor_cannot_create_an_admin_through_api(supervisor_a, api_client):
+    api_client.force_authenticate(supervisor_a)
+    response = api_client.post(
+        reverse("api:user-list"), {"username": "boss", "roles": ["Admin"]}, format="json"
+    )
+    assert response.status_code == 403
+    assert "Admin" in response.json()["detail"]
+    assert not supervisor_a.organization.users.filter(username="boss").exists()

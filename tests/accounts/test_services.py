@@ -185,3 +185,29 @@ def test_migrate_alone_gives_roles_the_permissions_of_every_app():
             )
         }
         assert granted == set(perms), role
+
+
+def test_supervisors_grant_agent_and_supervisor_roles_only(roles):
+    from django.core.exceptions import PermissionDenied
+
+    org = _org()
+    supervisor = UserFactory(organization=org, roles=[Role.SUPERVISOR])
+    services.user_create(
+        organization=org, username="ag", password=None, roles=[Role.AGENT], actor=supervisor
+    )
+    with pytest.raises(PermissionDenied, match="Admin"):
+        services.user_create(
+            organization=org, username="boss", password=None, roles=[Role.ADMIN], actor=supervisor
+        )
+    with pytest.raises(PermissionDenied):
+        services.user_set_roles(
+            user=supervisor, roles=[Role.SUPERVISOR, Role.ADMIN], actor=supervisor
+        )
+    assert not org.users.filter(username="boss").exists()
+    assert supervisor.role_names == {Role.SUPERVISOR}
+
+
+def test_agents_and_managers_grant_nothing(roles):
+    assert services.roles_grantable_by(UserFactory(roles=[Role.AGENT])) == set()
+    assert services.roles_grantable_by(UserFactory(roles=[Role.MANAGER])) == set()
+    assert services.roles_grantable_by(UserFactory(roles=[Role.ADMIN])) == set(Role.values)
