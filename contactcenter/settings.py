@@ -5,12 +5,14 @@ Embedded (default): SQLite under ``var/``, an in-process channel layer and eager
 ``REDIS_URL`` point at PostgreSQL and Redis. Every variable is listed in the README.
 """
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -36,12 +38,20 @@ def _embedded_secret_key() -> str:
     # Embedded mode only: one random key per installation, kept so sessions survive restarts.
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(64))
-        key_file.chmod(0o600)
+        # Created readable by its owner only, from the first byte.
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(64))
     return key_file.read_text().strip()
 
 
-SECRET_KEY = _secret("DJANGO_SECRET_KEY") or _embedded_secret_key()
+HTTPS = env.bool("DJANGO_HTTPS", default=False)
+SECRET_KEY = _secret("DJANGO_SECRET_KEY") or ""
+if not SECRET_KEY:
+    if HTTPS:
+        # Several web hosts, or a container without a volume, would each invent their own key.
+        raise ImproperlyConfigured("Set DJANGO_SECRET_KEY (or _FILE) in production.")
+    SECRET_KEY = _embedded_secret_key()
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -66,6 +76,12 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.accounts",
     "apps.notifications",
+    "apps.contacts",
+    "apps.queues",
+    "apps.flows",
+    "apps.campaigns",
+    "apps.interactions",
+    "apps.integrations",
 ]
 
 MIDDLEWARE = [
@@ -122,7 +138,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    # Django advises against persistent connections under ASGI (daphne): default to none.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -171,13 +188,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.notifications.tasks.notifications_purge_task",
         "schedule": timedelta(hours=6),
     },
+    "webhooks-sweep": {
+        "task": "apps.integrations.tasks.webhook_sweep_task",
+        "schedule": timedelta(minutes=1),
+    },
 }
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "apps.accounts.backends.OrganizationModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -195,7 +216,13 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
-AXES_IPWARE_PROXY_COUNT = env.int("DJANGO_PROXY_COUNT", default=0) or None
+PROXY_COUNT = env.int("DJANGO_PROXY_COUNT", default=0)
+# Behind N proxies the client is N hops back in X-Forwarded-For; with none, the header is the
+# client's own word and must be ignored (else rotating it would dodge lockouts).
+AXES_IPWARE_PROXY_COUNT = PROXY_COUNT or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if PROXY_COUNT else ["REMOTE_ADDR"]
+)
 
 # --- i18n and time zones ----------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -247,11 +274,15 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Several choice sets share a field name ("channel"): give each a stable schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "InteractionChannelEnum": "apps.interactions.models.Channel",
+        "ConsentChannelEnum": "apps.contacts.models.ConsentChannel",
+    },
 }
 
 # --- Security -------------------------------------------------------------------------------
-# HTTPS is a deployment fact, not a debug flag: embedded mode serves plain HTTP on localhost.
-HTTPS = env.bool("DJANGO_HTTPS", default=False)
+# HTTPS (read above) is a deployment fact, not a debug flag: embedded mode is HTTP on localhost.
 SECURE_SSL_REDIRECT = HTTPS
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
@@ -261,6 +292,8 @@ SECURE_HSTS_PRELOAD = HTTPS
 if env.bool("DJANGO_BEHIND_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
+# Messages may carry a secret shown once (a new API key): keep them server-side.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -293,3 +326,6 @@ LOGGING = {
 
 # --- Product tunables that are deployment facts (supervisor tunables live in the admin) -----
 NOTIFICATIONS_RETENTION_DAYS = env.int("NOTIFICATIONS_RETENTION_DAYS", default=90)
+# Webhooks to private, loopback or link-local addresses: fine on one machine, a way into the
+# platform's network when hosted for several tenants.
+WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", default=not HTTPS)

@@ -8,20 +8,37 @@ from rest_framework.routers import DefaultRouter
 
 from apps.accounts import api as accounts_api
 from apps.accounts import views as accounts_views
+from apps.contacts import api as contacts_api
+from apps.core.api import ORGANIZATION_PERMISSIONS
+from apps.integrations import api as integrations_api
+from apps.interactions import api as interactions_api
 from apps.notifications import api as notifications_api
 
 router = DefaultRouter()
 router.register("users", accounts_api.UserViewSet, basename="user")
 router.register("teams", accounts_api.TeamViewSet, basename="team")
 router.register("notifications", notifications_api.NotificationViewSet, basename="notification")
+router.register("contacts", contacts_api.ContactViewSet, basename="contact")
+router.register("interactions", interactions_api.InteractionViewSet, basename="interaction")
+router.register("dispositions", interactions_api.DispositionViewSet, basename="disposition")
+router.register("webhooks", integrations_api.WebhookEndpointViewSet, basename="webhook")
+router.register(
+    "webhook-deliveries", integrations_api.WebhookDeliveryViewSet, basename="webhook-delivery"
+)
 
 api_urlpatterns = [
     path("me/", accounts_api.MeView.as_view(), name="me"),
     path("organization/", accounts_api.OrganizationView.as_view(), name="organization"),
+    path(
+        "crm/contacts/<str:external_id>/",
+        contacts_api.CrmContactUpsertView.as_view(),
+        name="crm-contact-upsert",
+    ),
     *router.urls,
 ]
 
 handler403 = "apps.core.views.permission_denied"
+handler404 = "apps.core.views.page_not_found"
 
 
 def healthz(request):
@@ -36,7 +53,11 @@ urlpatterns = [
     path("accounts/preferences/", accounts_views.preferences_view, name="preferences"),
     path("notifications/", include("apps.notifications.urls")),
     path("admin/", admin.site.urls),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(permission_classes=ORGANIZATION_PERMISSIONS),
+        name="api-schema",
+    ),
     path("api/docs/", accounts_views.api_docs_view, name="api-docs"),
     path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/v1/", include((api_urlpatterns, "api"))),

@@ -18,5 +18,11 @@ export WEB_PORT="$PORT" HOST
 
 python manage.py migrate --noinput
 python manage.py collectstatic --noinput -v0
-python manage.py load_demo --url "http://${HOST}:${PORT}/"
+# Demo organizations and their public passwords belong to the embedded mode only: never load
+# them into a real database unless asked (CC_DEMO=1).
+if [ -z "${DATABASE_URL:-}" ] || [ "${CC_DEMO:-0}" = "1" ]; then
+  python manage.py load_demo --url "http://${HOST}:${PORT}/"
+else
+  echo "DATABASE_URL is set: no demo data (CC_DEMO=1 loads it anyway). Sign in at http://${HOST}:${PORT}/"
+fi
 exec honcho start -f Procfile $processes

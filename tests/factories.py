@@ -142,3 +142,121 @@ class NotificationFactory(factory.django.DjangoModelFactory):
     organization = factory.LazyAttribute(lambda o: o.recipient.organization)
     title = factory.Sequence(lambda n: f"Notification {n}")
     body = "Something happened."
+
+
+# --- CRM and interactions -----------------------------------------------------------------
+
+from apps.contacts.models import (  # noqa: E402
+    Company,
+    Contact,
+    ContactField,
+    ContactNote,
+    Identity,
+    IdentityKind,
+    Tag,
+)
+from apps.interactions.models import (  # noqa: E402
+    Channel,
+    Direction,
+    Disposition,
+    Interaction,
+    Message,
+    State,
+)
+from apps.queues.models import Queue  # noqa: E402
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contact
+
+    organization = factory.SubFactory(OrganizationFactory)
+    first_name = factory.Sequence(lambda n: f"Client{n}")
+    last_name = "Dupont"
+
+
+class CompanyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Company
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Company {n}")
+
+
+class TagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tag
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"tag-{n}")
+
+
+class IdentityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Identity
+
+    contact = factory.SubFactory(ContactFactory)
+    organization = factory.LazyAttribute(lambda o: o.contact.organization)
+    kind = IdentityKind.EMAIL
+    value = factory.Sequence(lambda n: f"client{n}@example.com")
+
+
+class ContactFieldFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContactField
+
+    organization = factory.SubFactory(OrganizationFactory)
+    key = factory.Sequence(lambda n: f"field_{n}")
+    label = factory.LazyAttribute(lambda o: o.key.replace("_", " ").title())
+
+
+class ContactNoteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContactNote
+
+    contact = factory.SubFactory(ContactFactory)
+    organization = factory.LazyAttribute(lambda o: o.contact.organization)
+    body = "Prefers e-mail."
+
+
+class QueueFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Queue
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Queue {n}")
+
+
+class DispositionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Disposition
+
+    organization = factory.SubFactory(OrganizationFactory)
+    code = factory.Sequence(lambda n: f"resolved-{n}")
+    name = factory.Sequence(lambda n: f"Resolved {n}")
+    outcome = Disposition.Outcome.RESOLVED
+
+
+class InteractionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Interaction
+
+    contact = factory.SubFactory(ContactFactory)
+    organization = factory.LazyAttribute(lambda o: o.contact.organization)
+    channel = Channel.EMAIL
+    direction = Direction.INBOUND
+    state = State.NEW
+    subject = factory.Sequence(lambda n: f"Question {n}")
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Message
+
+    interaction = factory.SubFactory(InteractionFactory)
+    organization = factory.LazyAttribute(lambda o: o.interaction.organization)
+    channel = factory.LazyAttribute(lambda o: o.interaction.channel)
+    direction = Direction.INBOUND
+    author_kind = Message.Author.CONTACT
+    body = factory.Sequence(lambda n: f"Hello {n}")
+    delivery_status = Message.Delivery.RECEIVED

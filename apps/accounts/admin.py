@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import services
@@ -77,6 +78,10 @@ class OrganizationAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [] if request.user.is_superuser else ["slug", "is_active"]
 
+    def get_prepopulated_fields(self, request, obj=None):
+        # A read-only slug cannot be prepopulated (the page would fail).
+        return self.prepopulated_fields if request.user.is_superuser else {}
+
     def has_add_permission(self, request):
         return request.user.is_superuser
 
@@ -101,10 +106,35 @@ class SubscriptionAdmin(TenantAdmin):
 # --- Tenant people ----------------------------------------------------------------------------
 
 
+class AgentProfileForm(forms.ModelForm):
+    organization_id = None
+
+    class Meta:
+        model = AgentProfile
+        fields = ["extension", "languages", "capacity"]
+
+    def clean_extension(self):
+        extension = self.cleaned_data["extension"]
+        taken = AgentProfile.objects.filter(
+            organization_id=self.organization_id or self.instance.organization_id,
+            extension=extension,
+        ).exclude(pk=self.instance.pk)
+        if extension and taken.exists():
+            raise ValidationError(_("Another agent has this extension."))
+        return extension
+
+
 class AgentProfileInline(admin.StackedInline):
     model = AgentProfile
+    form = AgentProfileForm
     can_delete = False
-    exclude = ["organization"]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        organization_id = getattr(obj, "organization_id", None) or request.user.organization_id
+        kwargs["form"] = type(
+            "AgentProfileForm", (AgentProfileForm,), {"organization_id": organization_id}
+        )
+        return super().get_formset(request, obj, **kwargs)
 
 
 class UserRolesForm(forms.ModelForm):
@@ -122,10 +152,15 @@ class UserRolesForm(forms.ModelForm):
                 services.user_roles_check(actor=self.acting_user, roles=roles, current=current)
             except PermissionDenied as exc:
                 raise ValidationError({"groups": str(exc)}) from exc
+        if groups and organization is None:
+            raise ValidationError({"organization": _("A user with a role needs an organization.")})
         becomes_agent = groups is not None and groups.filter(name=Role.AGENT).exists()
         was_agent = self.instance.pk and self.instance.groups.filter(name=Role.AGENT).exists()
+        # (clean() runs before the form writes to the instance: these are the stored values.)
+        was_active = self.instance.pk is None or self.instance.is_active
         active = cleaned.get("is_active", self.instance.is_active)
-        if organization and becomes_agent and active and not was_agent:
+        takes_a_seat = not was_agent or not was_active
+        if organization and becomes_agent and active and takes_a_seat:
             try:
                 services.agent_seats_check(organization=organization)
             except ValidationError as exc:
@@ -164,7 +199,26 @@ class UserAdmin(DjangoUserAdmin):
         qs = super().get_queryset(request).prefetch_related("groups").select_related("organization")
         if request.user.is_superuser:
             return qs
-        return qs.filter(organization=request.user.organization_id or -1)
+        return qs.filter(organization=request.user.organization_id or -1, is_superuser=False)
+
+    def has_change_permission(self, request, obj=None):
+        # Also guards the password form: a supervisor cannot take over an admin's account.
+        allowed = super().has_change_permission(request, obj)
+        return allowed and self._may_edit(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and self._may_edit(request, obj)
+
+    def _may_edit(self, request, obj) -> bool:
+        return obj is None or services.user_edit_allowed(actor=request.user, target=obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = ["last_login", "date_joined"]
+        if obj is not None:
+            # Moving a person between tenants would strand their profile and teams.
+            fields.append("organization")
+        return fields
 
     def get_list_filter(self, request):
         return self.list_filter if request.user.is_superuser else ["is_active", "groups"]
@@ -198,6 +252,8 @@ class UserAdmin(DjangoUserAdmin):
                 raise PermissionDenied
             obj.organization = request.user.organization
         super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            services.user_sockets_close(user=obj)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -215,15 +271,30 @@ class UserAdmin(DjangoUserAdmin):
             obj.delete()
 
 
+class TeamForm(forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        organization = cleaned.get("organization") or self.instance.organization
+        for name in ("members", "supervisors"):
+            strangers = [u for u in cleaned.get(name) or [] if u.organization_id != organization.pk]
+            if strangers:
+                self.add_error(name, _("Only people of the team's organization can join it."))
+        return cleaned
+
+
 @admin.register(Team)
 class TeamAdmin(TenantAdmin):
+    form = TeamForm
     list_display = ["name", "member_count"]
     search_fields = ["name"]
     filter_horizontal = ["members", "supervisors"]
 
-    @admin.display(description=_("members"))
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(members_total=Count("members"))
+
+    @admin.display(description=_("members"), ordering="members_total")
     def member_count(self, obj):
-        return obj.members.count()
+        return obj.members_total
 
 
 @admin.register(ApiKey)
@@ -232,6 +303,7 @@ class ApiKeyAdmin(TenantAdmin):
 
     required_feature = "api"
     list_display = ["name", "prefix", "role", "created_by", "created_at", "last_used_at", "revoked"]
+    list_select_related = ["created_by"]
     fields = ["name", "role", "prefix", "created_by", "last_used_at", "revoked_at"]
     readonly_fields = ["prefix", "created_by", "last_used_at", "revoked_at"]
     actions = ["revoke"]

@@ -89,6 +89,10 @@ def demo_load(path: Path = DEMO_FILE) -> list[tuple[str, str, str]]:
         for team_name, members in org_row.get("teams", {}).items():
             team, _ = Team.objects.get_or_create(organization=organization, name=team_name)
             team.members.set(User.objects.filter(username__in=members, organization=organization))
+        if "crm" in org_row:
+            from apps.interactions.demo import demo_crm_load
+
+            demo_crm_load(organization=organization, data=org_row["crm"])
     su = data["superuser"]
     if not User.objects.filter(username=su["username"]).exists():
         User.objects.create_superuser(username=su["username"], email=su["email"], password=password)

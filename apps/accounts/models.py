@@ -119,6 +119,12 @@ class Organization(TimeStampedModel):
     name = models.CharField(max_length=200)
     slug = models.SlugField(unique=True)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    country = models.CharField(
+        _("country"),
+        max_length=2,
+        default="US",
+        help_text=_("ISO 3166 code; phone numbers written without +country are read as local."),
+    )
     language = models.CharField(
         max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
     )
@@ -245,6 +251,31 @@ class Team(TenantModel, TimeStampedModel):
         return self.name
 
 
+CAPACITY_KINDS = ("voice", "chat", "email", "social", "sms", "video", "task")
+
+
+def validate_capacity(value) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError(_('Capacity is a mapping such as {"voice": 1, "chat": 3}.'))
+    for kind, count in value.items():
+        if kind not in CAPACITY_KINDS:
+            raise ValidationError(
+                _("Unknown channel kind “%(kind)s” (use %(kinds)s).")
+                % {"kind": kind, "kinds": ", ".join(CAPACITY_KINDS)}
+            )
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 50:
+            raise ValidationError(
+                _("Capacity for %(kind)s must be a whole number from 0 to 50.") % {"kind": kind}
+            )
+
+
+def validate_languages(value) -> None:
+    if not isinstance(value, list) or not all(
+        isinstance(code, str) and 2 <= len(code) <= 10 for code in value
+    ):
+        raise ValidationError(_('Languages are a list of codes such as ["en", "fr"].'))
+
+
 def default_capacity() -> dict[str, int]:
     return {"voice": 1, "chat": 3, "email": 5, "social": 3, "sms": 3}
 
@@ -255,10 +286,14 @@ class AgentProfile(TenantModel, TimeStampedModel):
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="agent_profile")
     extension = models.CharField(max_length=20, blank=True)
     languages = models.JSONField(
-        default=list, blank=True, help_text=_('Languages spoken, e.g. ["en", "fr"].')
+        default=list,
+        blank=True,
+        validators=[validate_languages],
+        help_text=_('Languages spoken, e.g. ["en", "fr"].'),
     )
     capacity = models.JSONField(
         default=default_capacity,
+        validators=[validate_capacity],
         help_text=_(
             "Maximum concurrent interactions per channel kind, e.g. {'voice': 1, 'chat': 3}."
         ),

@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Iterable
 
 from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -24,6 +25,7 @@ from apps.accounts.roles import ROLE_PERMISSIONS, STAFF_ROLES
 from apps.accounts.selectors import organization_agent_seats_used, organization_entitlements
 from apps.core.exceptions import LimitExceeded
 from apps.core.features import require_feature
+from apps.core.realtime import publish, session_group, user_group
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +80,8 @@ def _lock_organization(organization: Organization) -> None:
 
 def _apply_roles(user: User, roles: Iterable[str]) -> None:
     roles = set(roles)
+    if roles and user.organization_id is None:
+        raise ValidationError({"organization": _("A user with a role needs an organization.")})
     user.groups.set(Group.objects.filter(name__in=roles))
     user.is_staff = bool(roles & STAFF_ROLES) or user.is_superuser
     user.save(update_fields=["is_staff"])
@@ -120,6 +124,10 @@ def user_create(
         time_zone=time_zone,
     )
     if password:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from exc
         user.set_password(password)
     else:
         user.set_unusable_password()
@@ -163,6 +171,18 @@ def user_roles_check(*, actor, roles: set[str], current: set[str] = frozenset())
             _("You may not grant or remove the role: %(roles)s")
             % {"roles": ", ".join(sorted(refused))}
         )
+
+
+def user_edit_allowed(*, actor, target: User) -> bool:
+    """May ``actor`` change ``target`` (profile, password, activity)? Only someone who could
+    grant every role the target holds; nobody but a platform operator touches a superuser."""
+    if getattr(actor, "is_superuser", False):
+        return True
+    if target.is_superuser:
+        return False
+    if getattr(actor, "pk", None) == target.pk:
+        return True  # one's own name and e-mail; role changes are checked separately
+    return target.role_names <= roles_grantable_by(actor)
 
 
 def _hash_key(raw_key: str) -> str:
@@ -210,6 +230,31 @@ def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
     if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
     return api_key
+
+
+@transaction.atomic
+def user_set_active(*, user: User, active: bool, actor=None) -> User:
+    """(De)activate a person; an agent coming back takes a seat again."""
+    if actor is not None and not user_edit_allowed(actor=actor, target=user):
+        raise PermissionDenied(_("You may not change this person."))
+    if active and not user.is_active and user.has_role(Role.AGENT):
+        _lock_organization(user.organization)
+        agent_seats_check(organization=user.organization)
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    if not active:
+        user_sockets_close(user=user)
+    return user
+
+
+def session_sockets_close(*, session_key: str) -> None:
+    """A signed-out session's live sockets close (other sessions of the user stay)."""
+    publish(group=session_group(session_key), event="session.ended", data={})
+
+
+def user_sockets_close(*, user: User) -> None:
+    """Every live socket of a deactivated user closes."""
+    publish(group=user_group(user.pk), event="session.ended", data={})
 
 
 def user_set_preferences(*, user: User, language: str, time_zone: str) -> User:

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 
-from apps.core.features import feature_enabled
+from apps.core.features import feature_enabled, require_feature
 from apps.core.models import TenantModel
 
 
@@ -44,6 +44,39 @@ class TenantAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return self._gate_ok(request) and super().has_delete_permission(request, obj)
 
+    def _explain_gate(self, request) -> None:
+        # A model the plan lacks: explain why (the feature page) rather than a bare 403.
+        if not request.user.is_superuser and self.required_feature:
+            require_feature(self._org(request), self.required_feature)
+
+    def changelist_view(self, request, extra_context=None):
+        self._explain_gate(request)
+        return super().changelist_view(request, extra_context)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        self._explain_gate(request)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, **kwargs):
+        """Forms validate unique constraints that include the organization (else a 500)."""
+        form = super().get_form(request, obj, **kwargs)
+        if request.user.is_superuser:
+            return form
+        organization = self._org(request)
+
+        class TenantForm(form):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, **kw)
+                if not self.instance.organization_id:
+                    self.instance.organization = organization
+
+            def _get_validation_exclusions(self):
+                exclude = super()._get_validation_exclusions()
+                exclude.discard("organization")
+                return exclude
+
+        return TenantForm
+
     def get_queryset(self, request):
         qs = super().get_queryset(request)
         if request.user.is_superuser:
@@ -66,6 +99,18 @@ class TenantAdmin(admin.ModelAdmin):
                 raise PermissionDenied
             obj.organization = org
         super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        """New inline rows belong to the parent's organization (and a note to its writer)."""
+        for obj in formset.save(commit=False):
+            if isinstance(obj, TenantModel) and not obj.organization_id:
+                obj.organization_id = form.instance.organization_id
+            if hasattr(obj, "author_id") and obj._state.adding and not obj.author_id:
+                obj.author = request.user
+            obj.save()
+        formset.save_m2m()
+        for obj in formset.deleted_objects:
+            obj.delete()
 
     def _scope_related(self, request, db_field, kwargs):
         if request.user.is_superuser:

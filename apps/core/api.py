@@ -58,7 +58,7 @@ class InOrganization(permissions.BasePermission):
 
     def has_permission(self, request, view):
         org = getattr(request.user, "organization", None)
-        if org is None:
+        if org is None or not org.is_active:
             raise NoOrganization()
         request.organization = org
         return True

@@ -7,10 +7,14 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from apps.core.realtime import user_group
+from apps.core.realtime import session_group, user_group
 
 # Close codes in the 4000 range are the application's own (RFC 6455 §7.4.2).
 CLOSE_UNAUTHENTICATED = 4401
+
+
+def _organization_active(user) -> bool:
+    return user.organization_id is None or user.organization.is_active
 
 
 class AuthenticatedConsumer(AsyncWebsocketConsumer):
@@ -19,6 +23,9 @@ class AuthenticatedConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not await database_sync_to_async(_organization_active)(user):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user = user
@@ -33,8 +40,16 @@ class AuthenticatedConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     def groups_for(self, user) -> list[str]:
-        """Every socket hears its own user's events; subclasses add more groups."""
-        return [user_group(user.pk)]
+        """Every socket hears its own user's and its own session's events; subclasses add more."""
+        groups = [user_group(user.pk)]
+        session = self.scope.get("session")
+        if session is not None and session.session_key:
+            groups.append(session_group(session.session_key))
+        return groups
+
+    async def session_ended(self, event) -> None:
+        """The session signed out (or the user was deactivated): the socket goes with it."""
+        await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def send_fragment(self, template_name: str, context: dict[str, Any]) -> None:
         """Render a template partial (with ``hx-swap-oob``) in the user's language and send it."""

@@ -17,10 +17,10 @@ class FeatureNotAvailable(PermissionDenied):
 
 
 class NoOrganization(PermissionDenied):
-    """The acting user belongs to no organization (a platform operator outside the admin)."""
+    """The acting user belongs to no (active) organization."""
 
     def __init__(self):
-        super().__init__(_("This account belongs to no organization."))
+        super().__init__(_("This account belongs to no active organization."))
 
 
 class LimitExceeded(ValidationError):

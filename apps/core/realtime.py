@@ -19,6 +19,10 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+def session_group(session_key: str) -> str:
+    return f"session.{session_key}"
+
+
 def agent_group(user_id: int) -> str:
     return f"agent.{user_id}"
 

@@ -12,3 +12,6 @@ class NotificationAdmin(TenantAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["recipient"]
     readonly_fields = ["created_at", "read_at"]
+
+    def has_add_permission(self, request):
+        return False  # notifications are sent by the system (notification_send), never typed in

@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -32,7 +33,9 @@ def notification_read_view(request, pk: int):
     services.notification_mark_read(notification=notification)
     if request.htmx:
         return render(request, "notifications/_row.html", {"n": notification})
-    return redirect(notification.url or "notification-list")
+    # Only our own pages: a notification's link must not send people elsewhere.
+    safe = url_has_allowed_host_and_scheme(notification.url, {request.get_host()})
+    return redirect(notification.url if notification.url and safe else "notification-list")
 
 
 @login_required

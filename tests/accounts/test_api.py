@@ -74,7 +74,7 @@ def test_user_without_organization_gets_clear_403(api_client, db):
     api_client.force_authenticate(operator)
     response = api_client.get(reverse("api:team-list"))
     assert response.status_code == 403
-    assert "no organization" in response.json()["detail"]
+    assert "no active organization" in response.json()["detail"]
 
 
 def test_team_crud_and_members_stay_in_organization(admin_a, agent_a, admin_b, api_client):

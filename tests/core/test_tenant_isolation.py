@@ -13,7 +13,15 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from apps.accounts.models import Role
 from apps.core.models import TenantModel
-from tests.factories import NotificationFactory, TeamFactory, UserFactory
+from tests.factories import (
+    ContactFactory,
+    DispositionFactory,
+    InteractionFactory,
+    NotificationFactory,
+    TeamFactory,
+    UserFactory,
+)
+from tests.integrations.factories import WebhookDeliveryFactory, WebhookEndpointFactory
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,28 @@ def _notification(org, owner):
     return NotificationFactory(recipient=owner)
 
 
+def _webhook_endpoint(org, owner):
+    return WebhookEndpointFactory(organization=org)
+
+
+def _webhook_delivery(org, owner):
+    return WebhookDeliveryFactory(endpoint__organization=org)
+
+
+def _contact(org, owner):
+    return ContactFactory(
+        organization=org, first_name="Secretive", last_name=f"{org.slug}-customer"
+    )
+
+
+def _interaction(org, owner):
+    return InteractionFactory(contact=_contact(org, owner), subject=f"{org.slug} private matter")
+
+
+def _disposition(org, owner):
+    return DispositionFactory(organization=org, name=f"{org.slug} outcome")
+
+
 OBJECT_CASES = [
     Case("notification-detail", _notification),
     Case("notification-read", _notification, methods=("post",)),
@@ -43,6 +73,27 @@ OBJECT_CASES = [
     Case("api:team-detail", _team, methods=("get", "put", "patch", "delete"), api=True),
     Case("api:notification-detail", _notification, api=True),
     Case("api:notification-read", _notification, methods=("post",), api=True),
+    Case(
+        "api:webhook-detail", _webhook_endpoint, methods=("get", "put", "patch", "delete"), api=True
+    ),
+    Case("api:webhook-delivery-detail", _webhook_delivery, api=True),
+    Case("api:webhook-delivery-retry", _webhook_delivery, methods=("post",), api=True),
+    Case("api:contact-detail", _contact, methods=("get", "put", "patch"), api=True),
+    Case("api:contact-timeline", _contact, api=True),
+    Case("api:contact-identities", _contact, methods=("post",), api=True),
+    Case("api:contact-notes", _contact, methods=("get", "post"), api=True),
+    Case("api:contact-consents", _contact, methods=("get", "post"), api=True),
+    Case("api:contact-duplicates", _contact, api=True),
+    Case("api:contact-merge", _contact, methods=("post",), api=True),
+    Case("api:interaction-detail", _interaction, api=True),
+    Case("api:interaction-transition", _interaction, methods=("post",), api=True),
+    Case("api:interaction-close", _interaction, methods=("post",), api=True),
+    Case("api:interaction-messages", _interaction, methods=("get", "post"), api=True),
+    Case("api:interaction-notes", _interaction, methods=("get", "post"), api=True),
+    Case("api:interaction-screen-pop", _interaction, api=True),
+    Case(
+        "api:disposition-detail", _disposition, methods=("get", "put", "patch", "delete"), api=True
+    ),
 ]
 
 LIST_CASES = [
@@ -51,6 +102,11 @@ LIST_CASES = [
     ("api:user-list", _user, lambda obj: obj.username),
     ("api:team-list", _team, lambda obj: obj.name),
     ("api:notification-list", _notification, lambda obj: obj.title),
+    ("api:webhook-list", _webhook_endpoint, lambda obj: obj.name),
+    ("api:webhook-delivery-list", _webhook_delivery, lambda obj: str(obj.event_id)),
+    ("api:contact-list", _contact, lambda obj: obj.last_name),
+    ("api:interaction-list", _interaction, lambda obj: obj.subject),
+    ("api:disposition-list", _disposition, lambda obj: obj.name),
 ]
 
 
@@ -146,13 +202,36 @@ TENANT_ADMINS = [model for model in admin.site._registry if issubclass(model, Te
 
 
 def _admin_object(model, org, owner):
-    from tests.factories import ApiKeyFactory
+    from apps.campaigns.models import Campaign
+    from apps.flows.models import Flow
+    from apps.interactions.services import event_record
+    from tests.factories import (
+        ApiKeyFactory,
+        CompanyFactory,
+        ContactFieldFactory,
+        IdentityFactory,
+        QueueFactory,
+        TagFactory,
+    )
 
     makers = {
         "Team": _team,
         "Notification": _notification,
         "ApiKey": lambda o, _: ApiKeyFactory(organization=o),
         "AgentProfile": lambda o, _: _user(o, _).agent_profile,
+        "WebhookEndpoint": _webhook_endpoint,
+        "WebhookDelivery": _webhook_delivery,
+        "Contact": _contact,
+        "Company": lambda o, _: CompanyFactory(organization=o),
+        "Tag": lambda o, _: TagFactory(organization=o),
+        "ContactField": lambda o, _: ContactFieldFactory(organization=o),
+        "Identity": lambda o, _: IdentityFactory(contact=_contact(o, _)),
+        "Interaction": _interaction,
+        "Disposition": _disposition,
+        "Event": lambda o, _: event_record(organization=o, type="test.event"),
+        "Queue": lambda o, _: QueueFactory(organization=o),
+        "Flow": lambda o, _: Flow.objects.create(organization=o, name="Alpha IVR"),
+        "Campaign": lambda o, _: Campaign.objects.create(organization=o, name="Alpha calls"),
     }
     return makers[model.__name__](org, owner)
 

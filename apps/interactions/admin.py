@@ -1,0 +1,123 @@
+from django.contrib import admin
+
+from apps.core.admin import TenantAdmin
+from apps.interactions.models import Disposition, Event, Interaction, InteractionNote, Message
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class MessageInline(ReadOnlyInline):
+    model = Message
+    fields = ["created_at", "direction", "author_kind", "author", "body", "delivery_status"]
+    readonly_fields = fields
+
+
+class NoteInline(ReadOnlyInline):
+    model = InteractionNote
+    fields = ["created_at", "author", "body"]
+    readonly_fields = fields
+
+
+class EventInline(ReadOnlyInline):
+    """The interaction's log: state changes, offers (with why), transfers, messages."""
+
+    model = Event
+    fk_name = "interaction"
+    fields = ["at", "type", "actor_kind", "actor", "data"]
+    readonly_fields = fields
+
+
+@admin.register(Interaction)
+class InteractionAdmin(TenantAdmin):
+    """Interactions are changed through the desk and the API (services keep the log right);
+    here supervisors search and read them."""
+
+    list_display = [
+        "id",
+        "channel",
+        "direction",
+        "state",
+        "contact",
+        "queue",
+        "assigned_agent",
+        "disposition",
+        "created_at",
+    ]
+    list_filter = ["channel", "direction", "state", "queue", "disposition"]
+    search_fields = [
+        "subject",
+        "provider_ref",
+        "contact__first_name",
+        "contact__last_name",
+        "contact__identities__value",
+    ]
+    list_select_related = ["contact", "queue", "assigned_agent", "disposition"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "channel",
+        "direction",
+        "state",
+        "contact",
+        "identity",
+        "queue",
+        "assigned_agent",
+        "campaign",
+        "flow",
+        "continues",
+        "subject",
+        "reason",
+        "priority",
+        "language",
+        "provider_ref",
+        "disposition",
+        "wrap_up_notes",
+        "data",
+        "created_at",
+        "queued_at",
+        "answered_at",
+        "ended_at",
+        "closed_at",
+    ]
+    exclude = ["tags"]
+    inlines = [MessageInline, NoteInline, EventInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Disposition)
+class DispositionAdmin(TenantAdmin):
+    list_display = ["name", "code", "outcome", "requires_note", "is_active", "order"]
+    list_editable = ["is_active", "order"]
+    list_filter = ["outcome", "is_active"]
+    prepopulated_fields = {"code": ["name"]}
+
+
+@admin.register(Event)
+class EventAdmin(TenantAdmin):
+    list_display = ["at", "type", "interaction", "contact", "actor_kind", "actor"]
+    list_filter = ["type", "actor_kind"]
+    search_fields = ["type"]
+    list_select_related = ["interaction", "contact", "actor"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,111 @@
+"""Demo customers with histories on several channels, built through the services so that the
+event log is what real traffic would leave (idempotent: an organization with contacts is left)."""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import Organization, User
+from apps.contacts.models import Contact, ContactField
+from apps.contacts.services import contact_create, contact_note_add
+from apps.interactions import services
+from apps.interactions.models import Direction, Disposition, Interaction, Message, State
+from apps.queues.models import Queue
+
+_AUTHOR = {"contact": Message.Author.CONTACT, "agent": Message.Author.AGENT}
+
+
+def _play(interaction: Interaction, row: dict, agent: User | None, start) -> None:
+    """Walk the interaction through its life as it happened ``start`` ago."""
+    final = row.get("state", State.CLOSED)
+    if final == State.NEW:
+        pass
+    elif final in (State.QUEUED, State.ABANDONED):
+        services.interaction_transition(interaction=interaction, to=State.QUEUED, at=start)
+        if final == State.ABANDONED:
+            services.interaction_transition(
+                interaction=interaction, to=State.ABANDONED, at=start + timedelta(seconds=95)
+            )
+    else:
+        if row["direction"] == Direction.INBOUND:
+            services.interaction_transition(interaction=interaction, to=State.QUEUED, at=start)
+            services.interaction_transition(
+                interaction=interaction, to=State.OFFERED, at=start + timedelta(seconds=20)
+            )
+        services.interaction_assign(interaction=interaction, agent=agent)
+        services.interaction_transition(
+            interaction=interaction, to=State.ACTIVE, actor=agent, at=start + timedelta(seconds=25)
+        )
+    for i, (author, body) in enumerate(row.get("messages", [])):
+        services.message_add(
+            interaction=interaction,
+            direction=Direction.INBOUND if author == "contact" else Direction.OUTBOUND,
+            author_kind=_AUTHOR[author],
+            author=agent if author == "agent" else None,
+            body=body,
+            created_at=start + timedelta(minutes=2 * i + 1),
+            delivery_status=Message.Delivery.READ if author == "agent" else None,
+        )
+    if final == State.CLOSED:
+        disposition = Disposition.objects.filter(
+            organization=interaction.organization, code=row.get("disposition", "")
+        ).first()
+        services.interaction_close(
+            interaction=interaction,
+            actor=agent,
+            disposition=disposition,
+            notes=row.get("notes", ""),
+        )
+
+
+@transaction.atomic
+def demo_crm_load(*, organization: Organization, data: dict) -> int:
+    """Returns how many demo contacts were created (0 when they exist already)."""
+    if Contact.objects.filter(organization=organization).exists():
+        return 0
+    for field in data.get("contact_fields", []):
+        ContactField.objects.get_or_create(
+            organization=organization, key=field["key"], defaults=field
+        )
+    queues = {
+        name: Queue.objects.get_or_create(organization=organization, name=name)[0]
+        for name in data.get("queues", [])
+    }
+    for row in data.get("dispositions", []):
+        Disposition.objects.get_or_create(organization=organization, code=row["code"], defaults=row)
+    now = timezone.now()
+    for row in data.get("contacts", []):
+        contact = contact_create(
+            organization=organization,
+            first_name=row["first_name"],
+            last_name=row["last_name"],
+            tier=row.get("tier", "standard"),
+            language=row.get("language", ""),
+            company_name=row.get("company", ""),
+            tags=row.get("tags", []),
+            custom_fields=row.get("custom_fields", {}),
+            external_id=row.get("external_id", ""),
+            identities=row["identities"],
+            allow_crm_owned=True,
+        )
+        for body in row.get("notes", []):
+            contact_note_add(contact=contact, body=body)
+        previous = None
+        for item in row["history"]:
+            start = now - timedelta(days=item["days_ago"], hours=2)
+            agent = User.objects.filter(username=item.get("agent", "")).first()
+            interaction = services.interaction_create(
+                organization=organization,
+                channel=item["channel"],
+                direction=item["direction"],
+                contact=contact,
+                queue=queues.get(item.get("queue")),
+                subject=item.get("subject", ""),
+                continues=previous if item.get("continues_previous") else None,
+            )
+            # History: the row is dated when it happened, not when the demo was loaded.
+            Interaction.objects.filter(pk=interaction.pk).update(created_at=start)
+            _play(interaction, item, agent, start)
+            previous = interaction
+    return len(data.get("contacts", []))

@@ -1,0 +1,290 @@
+"""Interactions: every customer contact on every channel, what was said, and what happened."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.models import TenantModel, TimeStampedModel
+
+
+class Channel(models.TextChoices):
+    VOICE = "voice", _("Voice")
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("E-mail")
+    WEBCHAT = "webchat", _("Web chat")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    MESSENGER = "messenger", _("Messenger")
+    INSTAGRAM = "instagram", _("Instagram")
+    X = "x", _("X (Twitter)")
+    VIDEO = "video", _("Video")
+    FAX = "fax", _("Fax")
+    MAIL = "mail", _("Postal mail")
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", _("Inbound")
+    OUTBOUND = "outbound", _("Outbound")
+
+
+class State(models.TextChoices):
+    NEW = "new", _("New")
+    QUEUED = "queued", _("Queued")
+    OFFERED = "offered", _("Offered")
+    ACTIVE = "active", _("Active")
+    ON_HOLD = "on_hold", _("On hold")
+    WRAP_UP = "wrap_up", _("Wrap-up")
+    CLOSED = "closed", _("Closed")
+    ABANDONED = "abandoned", _("Abandoned")
+    VOICEMAIL = "voicemail", _("Voicemail")
+    CALLBACK_SCHEDULED = "callback_scheduled", _("Callback scheduled")
+
+
+OPEN_STATES = (State.NEW, State.QUEUED, State.OFFERED, State.ACTIVE, State.ON_HOLD, State.WRAP_UP)
+
+
+class Disposition(TenantModel):
+    """How an interaction ended, chosen at wrap-up ("Resolved", "Sale", "Call back")."""
+
+    class Outcome(models.TextChoices):
+        RESOLVED = "resolved", _("Resolved")
+        UNRESOLVED = "unresolved", _("Not resolved")
+        SALE = "sale", _("Sale")
+        NO_SALE = "no_sale", _("No sale")
+        FOLLOW_UP = "follow_up", _("Follow-up needed")
+        OTHER = "other", _("Other")
+
+    code = models.SlugField(max_length=50)
+    name = models.CharField(max_length=100)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.OTHER)
+    requires_note = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "code"], name="disposition_unique_code")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Interaction(TenantModel, TimeStampedModel):
+    """One contact with a customer on one channel: a call, a chat, an e-mail or SMS thread.
+
+    A conversation that moves to another channel becomes a new interaction that ``continues``
+    the previous one, so the whole story stays linked.
+    """
+
+    channel = models.CharField(max_length=12, choices=Channel.choices)
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.NEW)
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.PROTECT, related_name="interactions"
+    )
+    identity = models.ForeignKey(
+        "contacts.Identity",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="interactions",
+        help_text=_("The address the customer used (number, e-mail, handle)."),
+    )
+    queue = models.ForeignKey(
+        "queues.Queue", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    assigned_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_interactions",
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    flow = models.ForeignKey(
+        "flows.Flow", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    continues = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="continuations",
+        help_text=_("The interaction on another channel that this one carries on."),
+    )
+    subject = models.CharField(max_length=255, blank=True)
+    reason = models.CharField(max_length=100, blank=True, help_text=_("Why the customer came."))
+    priority = models.IntegerField(default=0)
+    language = models.CharField(max_length=10, blank=True)
+    provider_ref = models.CharField(
+        max_length=255, blank=True, help_text=_("The provider's id: call SID, thread id…")
+    )
+    disposition = models.ForeignKey(
+        Disposition, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    wrap_up_notes = models.TextField(blank=True)
+    tags = models.ManyToManyField("contacts.Tag", blank=True, related_name="interactions")
+    data = models.JSONField(default=dict, blank=True, help_text=_("Channel-specific details."))
+    # Milestones kept on the row for fast lists; the Event log is the full record.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "channel", "provider_ref"],
+                condition=~Q(provider_ref=""),
+                name="interaction_unique_provider_ref",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "state"]),
+            models.Index(fields=["contact", "-created_at"]),
+            models.Index(fields=["assigned_agent", "state"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} #{self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+class Message(TenantModel):
+    """One message of a digital interaction (chat line, e-mail, SMS) or a system line in it."""
+
+    class Author(models.TextChoices):
+        CONTACT = "contact", _("Customer")
+        AGENT = "agent", _("Agent")
+        BOT = "bot", _("Bot")
+        SYSTEM = "system", _("System")
+
+    class Delivery(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        READ = "read", _("Read")
+        FAILED = "failed", _("Failed")
+
+    interaction = models.ForeignKey(Interaction, on_delete=models.CASCADE, related_name="messages")
+    # Denormalised from the interaction so that provider ids are unique per channel.
+    channel = models.CharField(max_length=12, choices=Channel.choices)
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    author_kind = models.CharField(max_length=8, choices=Author.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    body = models.TextField(blank=True)
+    content = models.JSONField(
+        default=dict, blank=True, help_text=_("Rich content: buttons, location, template, HTML.")
+    )
+    provider_id = models.CharField(max_length=255, blank=True)
+    delivery_status = models.CharField(max_length=10, choices=Delivery.choices)
+    error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # The same provider message delivered twice is stored once.
+            models.UniqueConstraint(
+                fields=["organization", "channel", "provider_id"],
+                condition=~Q(provider_id=""),
+                name="message_unique_provider_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.body[:50] or f"{self.get_author_kind_display()} #{self.pk}"
+
+
+def attachment_path(instance, filename: str) -> str:
+    return f"attachments/{instance.organization_id}/{uuid.uuid4().hex}/{filename}"
+
+
+class Attachment(TenantModel):
+    """A file sent or received in a message (photo, PDF, voice note, fax page)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100, blank=True)
+    size = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class InteractionNote(TenantModel):
+    """An internal note on an interaction: other agents see it, the customer never does."""
+
+    interaction = models.ForeignKey(Interaction, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.body[:50]
+
+
+class AppendOnly(Exception):
+    """Events are history: they are added, never changed."""
+
+
+class Event(TenantModel):
+    """One thing that happened, for ever: a state change, an offer, a merge, a transfer.
+
+    Reports are computed from events. Rows are only ever inserted.
+    """
+
+    class ActorKind(models.TextChoices):
+        SYSTEM = "system", _("System")
+        USER = "user", _("User")
+        CONTACT = "contact", _("Customer")
+        API = "api", _("API")
+
+    interaction = models.ForeignKey(
+        Interaction, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+    )
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+    )
+    type = models.CharField(max_length=60, db_index=True)
+    actor_kind = models.CharField(max_length=8, choices=ActorKind.choices, default=ActorKind.SYSTEM)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["organization", "type", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.type} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnly("events cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnly("events cannot be deleted")
