@@ -184,6 +184,14 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 # Every periodic schedule, declared once; django-celery-beat copies them into the admin.
 CELERY_BEAT_SCHEDULE = {
+    "offers-expire": {
+        "task": "apps.queues.tasks.offers_expire_task",
+        "schedule": timedelta(seconds=5),
+    },
+    "queues-route": {
+        "task": "apps.queues.tasks.queues_route_task",
+        "schedule": timedelta(seconds=30),
+    },
     "notifications-purge": {
         "task": "apps.notifications.tasks.notifications_purge_task",
         "schedule": timedelta(hours=6),

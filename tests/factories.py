@@ -260,3 +260,34 @@ class MessageFactory(factory.django.DjangoModelFactory):
     author_kind = Message.Author.CONTACT
     body = factory.Sequence(lambda n: f"Hello {n}")
     delivery_status = Message.Delivery.RECEIVED
+
+
+# --- Routing ------------------------------------------------------------------------------
+
+from apps.queues.models import Presence, QueueMember  # noqa: E402
+
+
+def agent_in_queue(
+    queue, *, status="available", capacity=None, order=0, idle_minutes=0, **user_kwargs
+):
+    """An agent of the queue's organization, member of the queue, with a presence."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.accounts.models import Role
+
+    agent = UserFactory(organization=queue.organization, roles=[Role.AGENT], **user_kwargs)
+    if capacity is not None:
+        agent.agent_profile.capacity = capacity
+        agent.agent_profile.save()
+    QueueMember.objects.create(
+        organization=queue.organization, queue=queue, agent=agent, order=order
+    )
+    Presence.objects.create(
+        organization=queue.organization,
+        agent=agent,
+        status=status,
+        idle_since=timezone.now() - timedelta(minutes=idle_minutes),
+    )
+    return agent

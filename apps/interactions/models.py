@@ -105,6 +105,14 @@ class Interaction(TenantModel, TimeStampedModel):
         blank=True,
         related_name="assigned_interactions",
     )
+    preferred_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Routing waits a while for this agent (the customer's last) before others."),
+    )
     campaign = models.ForeignKey(
         "campaigns.Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -132,6 +140,9 @@ class Interaction(TenantModel, TimeStampedModel):
     wrap_up_notes = models.TextField(blank=True)
     tags = models.ManyToManyField("contacts.Tag", blank=True, related_name="interactions")
     data = models.JSONField(default=dict, blank=True, help_text=_("Channel-specific details."))
+    # The waiting line's order: when the customer queued, minus a minute per priority point, so
+    # priority and waiting time weigh together, VIPs go first, and a re-queue keeps the place.
+    routing_rank = models.DateTimeField(null=True, blank=True)
     # Milestones kept on the row for fast lists; the Event log is the full record.
     queued_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
@@ -151,6 +162,8 @@ class Interaction(TenantModel, TimeStampedModel):
             models.Index(fields=["organization", "state"]),
             models.Index(fields=["contact", "-created_at"]),
             models.Index(fields=["assigned_agent", "state"]),
+            # The queue's waiting line (see routing_rank).
+            models.Index(fields=["queue", "state", "routing_rank"]),
         ]
 
     def __str__(self) -> str:

@@ -256,6 +256,11 @@ def interaction_transition(
     if to == State.CLOSED:
         interaction.closed_at = now
         changed.append("closed_at")
+    frees_agent = to in (State.CLOSED, State.ABANDONED) and source in (
+        State.ACTIVE,
+        State.ON_HOLD,
+        State.WRAP_UP,
+    )
     interaction.save(update_fields=changed)
     event_record(
         organization=interaction.organization,
@@ -266,6 +271,10 @@ def interaction_transition(
         at=now,
     )
     _publish(interaction, "interaction.updated")
+    if frees_agent and interaction.assigned_agent_id:
+        from apps.queues.services import agent_released
+
+        agent_released(agent=interaction.assigned_agent)
     return interaction
 
 

@@ -1,8 +1,132 @@
-"""Queues: where interactions wait for an agent. The routing engine extends these models."""
+"""Queues and routing: where interactions wait, who may take them, and every offer made."""
 
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
+from apps.accounts.models import validate_time_zone
 from apps.core.models import TenantModel, TimeStampedModel
+
+
+class Strategy(models.TextChoices):
+    """How a queue picks among the agents who could take an interaction."""
+
+    LONGEST_IDLE = "longest_idle", _("Longest idle agent")
+    ROUND_ROBIN = "round_robin", _("Round robin")
+    SKILLS = "skills", _("Best skills match")
+    LEAST_OCCUPIED = "least_occupied", _("Least occupied agent")
+    SEQUENTIAL = "sequential", _("Sequential (hunt group)")
+    RING_ALL = "ring_all", _("Ring all (first to accept)")
+
+
+class BusinessHours(TenantModel):
+    """When a queue is open, in its own time zone, with holidays closed."""
+
+    name = models.CharField(max_length=100)
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+
+    class Meta:
+        verbose_name_plural = _("business hours")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="hours_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BusinessHoursPeriod(models.Model):
+    """One opening period of one weekday (several per day: a lunch break makes two)."""
+
+    hours = models.ForeignKey(BusinessHours, on_delete=models.CASCADE, related_name="periods")
+    weekday = models.PositiveSmallIntegerField(
+        choices=[
+            (i, d)
+            for i, d in enumerate(
+                [
+                    _("Monday"),
+                    _("Tuesday"),
+                    _("Wednesday"),
+                    _("Thursday"),
+                    _("Friday"),
+                    _("Saturday"),
+                    _("Sunday"),
+                ]
+            )
+        ]
+    )
+    opens = models.TimeField()
+    closes = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "opens"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(opens__lt=models.F("closes")), name="period_opens_first"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
+
+
+class Holiday(models.Model):
+    """A day the center is closed (or open shorter) under these business hours."""
+
+    hours = models.ForeignKey(BusinessHours, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField()
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(fields=["hours", "date"], name="holiday_unique_date")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date}: {self.name}"
+
+
+class Skill(TenantModel):
+    """Something an agent can do: a language, a product, a level of support."""
+
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="skill_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+LEVEL_VALIDATORS = [MinValueValidator(1), MaxValueValidator(10)]
+
+
+class AgentSkill(TenantModel):
+    """How good an agent is at a skill, from 1 to 10."""
+
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="skills"
+    )
+    skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="agents")
+    level = models.PositiveSmallIntegerField(default=5, validators=LEVEL_VALIDATORS)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "skill"], name="agentskill_unique"),
+            models.CheckConstraint(
+                condition=Q(level__gte=1, level__lte=10), name="agentskill_level_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} · {self.skill} {self.level}"
 
 
 class Queue(TenantModel, TimeStampedModel):
@@ -11,6 +135,45 @@ class Queue(TenantModel, TimeStampedModel):
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True)
     is_active = models.BooleanField(default=True)
+    strategy = models.CharField(
+        max_length=20, choices=Strategy.choices, default=Strategy.LONGEST_IDLE
+    )
+    base_priority = models.IntegerField(default=0)
+    sla_seconds = models.PositiveIntegerField(
+        _("service level threshold (s)"),
+        default=20,
+        help_text=_("Answered within this many seconds."),
+    )
+    sla_target_percent = models.PositiveSmallIntegerField(
+        default=80, validators=[MaxValueValidator(100)]
+    )
+    offer_timeout_seconds = models.PositiveIntegerField(default=20)
+    wrap_up_seconds = models.PositiveIntegerField(default=30)
+    max_wait_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("After this wait, overflow (or stay when empty).")
+    )
+    overflow_queue = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    business_hours = models.ForeignKey(
+        BusinessHours, on_delete=models.SET_NULL, null=True, blank=True, related_name="queues"
+    )
+    preferred_agent_seconds = models.PositiveIntegerField(
+        default=30, help_text=_("How long the customer's last agent is waited for before others.")
+    )
+    relax_skills_after_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("After this wait, skill levels are no longer required (only the skill)."),
+    )
+    no_reply_requeue_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("Digital channels: re-queue an active interaction the agent has not answered."),
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="QueueMember", related_name="queues", blank=True
+    )
 
     class Meta:
         ordering = ["name"]
@@ -20,3 +183,164 @@ class Queue(TenantModel, TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class QueueMember(TenantModel):
+    """An agent who takes interactions of a queue; ``order`` is the hunt-group order."""
+
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="memberships")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="queue_memberships"
+    )
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["queue", "agent"], name="queuemember_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} in {self.queue}"
+
+
+class QueueSkill(models.Model):
+    """A skill the queue's interactions need, at a minimum level."""
+
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="required_skills")
+    skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="+")
+    min_level = models.PositiveSmallIntegerField(default=1, validators=LEVEL_VALIDATORS)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["queue", "skill"], name="queueskill_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.skill} ≥ {self.min_level}"
+
+
+class PresenceStatus(models.TextChoices):
+    OFFLINE = "offline", _("Offline")
+    AVAILABLE = "available", _("Available")
+    AWAY = "away", _("Away")
+    DND = "dnd", _("Do not disturb")
+    LUNCH = "lunch", _("Lunch")
+    MEETING = "meeting", _("Meeting")
+    WRAP_UP = "wrap_up", _("Wrap-up")
+
+
+class ReasonCode(TenantModel):
+    """Why an agent is not available ("Training", "Missed offer"), chosen with a status."""
+
+    status = models.CharField(max_length=10, choices=PresenceStatus.choices)
+    name = models.CharField(max_length=100)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["status", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="reasoncode_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Presence(TenantModel):
+    """An agent's current status, the row routers lock while deciding an offer for them."""
+
+    agent = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="presence"
+    )
+    status = models.CharField(
+        max_length=10, choices=PresenceStatus.choices, default=PresenceStatus.OFFLINE
+    )
+    reason = models.ForeignKey(ReasonCode, on_delete=models.SET_NULL, null=True, blank=True)
+    since = models.DateTimeField(default=timezone.now)
+    # Longest idle: when the agent last finished (or became available with nothing to do).
+    idle_since = models.DateTimeField(default=timezone.now)
+    # Round robin: when the agent last received an offer.
+    last_offer_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.agent}: {self.get_status_display()}"
+
+
+class Offer(TenantModel):
+    """An interaction proposed to an agent, with why that agent was chosen."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Ringing")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Declined")
+        TIMED_OUT = "timed_out", _("Not answered")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    interaction = models.ForeignKey(
+        "interactions.Interaction", on_delete=models.CASCADE, related_name="offers"
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="offers"
+    )
+    queue = models.ForeignKey(Queue, on_delete=models.SET_NULL, null=True, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    responded_at = models.DateTimeField(null=True, blank=True)
+    why = models.JSONField(default=dict, blank=True, help_text=_("Strategy, candidates, scores."))
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # An interaction is never offered twice to one agent at once.
+            models.UniqueConstraint(
+                fields=["interaction", "agent"],
+                condition=Q(status="pending"),
+                name="offer_one_pending_per_agent",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.interaction} → {self.agent} ({self.get_status_display()})"
+
+
+class Callback(TenantModel, TimeStampedModel):
+    """A customer to call back at a chosen time; "keep my place" keeps their queue position."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("Scheduled")
+        QUEUED = "queued", _("Queued")
+        DONE = "done", _("Done")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="callbacks")
+    number = models.CharField(max_length=32, help_text=_("E.164 number to call."))
+    scheduled_for = models.DateTimeField(db_index=True)
+    keep_place_since = models.DateTimeField(
+        null=True, blank=True, help_text=_("When the customer first queued (keeps their place).")
+    )
+    origin = models.ForeignKey(
+        "interactions.Interaction",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    interaction = models.ForeignKey(
+        "interactions.Interaction",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+
+    class Meta:
+        ordering = ["scheduled_for"]
+
+    def __str__(self) -> str:
+        return f"{self.number} at {self.scheduled_for:%Y-%m-%d %H:%M}"

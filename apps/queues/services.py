@@ -1,0 +1,568 @@
+"""The ACD: enqueue, pick the best available agent, offer, accept/decline/time out, presence.
+
+Concurrency: a router locks the interaction it routes and the presence row of the agent it
+offers to (``select_for_update(skip_locked=True)`` on PostgreSQL; SQLite's IMMEDIATE
+transactions serialise writers), then recounts that agent's load before offering. So an
+interaction is never offered twice and no agent goes past their capacity, however many routers
+run at once.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.contacts.models import Tier
+from apps.core.realtime import agent_group, publish, queue_group
+from apps.interactions.models import Channel, Interaction, State
+from apps.interactions.services import event_record, interaction_transition
+from apps.queues.models import (
+    AgentSkill,
+    Offer,
+    Presence,
+    PresenceStatus,
+    Queue,
+    QueueMember,
+    ReasonCode,
+    Strategy,
+)
+
+logger = logging.getLogger(__name__)
+
+# Which capacity counter an interaction of a channel uses (AgentProfile.capacity keys).
+CAPACITY_KIND = {
+    Channel.VOICE: "voice",
+    Channel.VIDEO: "video",
+    Channel.SMS: "sms",
+    Channel.EMAIL: "email",
+    Channel.FAX: "email",
+    Channel.MAIL: "email",
+    Channel.WEBCHAT: "chat",
+    Channel.WHATSAPP: "social",
+    Channel.MESSENGER: "social",
+    Channel.INSTAGRAM: "social",
+    Channel.X: "social",
+}
+# States in which an interaction occupies its agent.
+BUSY_STATES = (State.OFFERED, State.ACTIVE, State.ON_HOLD, State.WRAP_UP)
+# Priority points (one point = one minute of waiting) by customer tier: VIPs go first.
+TIER_PRIORITY = {Tier.STANDARD: 0, Tier.SILVER: 5, Tier.GOLD: 15, Tier.VIP: 1000}
+MISSED_OFFER_REASON = "Missed offer"
+
+
+def _skip_locked() -> dict:
+    # PostgreSQL lets concurrent routers pass over rows another router holds; SQLite has no row
+    # locks (its IMMEDIATE transactions serialise writers instead).
+    return {"skip_locked": True} if connection.features.has_select_for_update_skip_locked else {}
+
+
+def channels_of_kind(kind: str) -> list[str]:
+    return [channel for channel, k in CAPACITY_KIND.items() if k == kind]
+
+
+# --- Priority and enqueue ----------------------------------------------------------------------
+
+
+def interaction_priority(*, interaction: Interaction, queue: Queue) -> int:
+    """Queue base + customer tier + channel (a caller on the line outranks an e-mail)."""
+    channel_points = 2 if interaction.channel in (Channel.VOICE, Channel.VIDEO) else 0
+    tier_points = TIER_PRIORITY.get(interaction.contact.tier, 0)
+    return queue.base_priority + tier_points + channel_points + interaction.priority
+
+
+def _rank(*, since: datetime, priority: int) -> datetime:
+    return since - timedelta(minutes=priority)
+
+
+@transaction.atomic
+def interaction_enqueue(
+    *,
+    interaction: Interaction,
+    queue: Queue,
+    actor=None,
+    priority: int | None = None,
+    keep_place_since: datetime | None = None,
+) -> Interaction:
+    """Put an interaction in a queue's waiting line and ask a router to place it."""
+    if queue.organization_id != interaction.organization_id:
+        raise ValidationError({"queue": _("Not found.")})
+    now = timezone.now()
+    points = (
+        priority
+        if priority is not None
+        else interaction_priority(interaction=interaction, queue=queue)
+    )
+    interaction.queue = queue
+    interaction.priority = points
+    if keep_place_since is not None and interaction.queued_at is None:
+        interaction.queued_at = keep_place_since
+    since = keep_place_since or interaction.queued_at or now
+    interaction.routing_rank = _rank(since=since, priority=points)
+    if interaction.preferred_agent_id is None:
+        interaction.preferred_agent_id = _last_agent_id(interaction)
+    interaction.save(
+        update_fields=["queue", "priority", "routing_rank", "preferred_agent", "queued_at"]
+    )
+    interaction_transition(
+        interaction=interaction, to=State.QUEUED, actor=actor, data={"queue": queue.pk}
+    )
+    _publish_queue(queue)
+    _route_now(interaction.pk)
+    return interaction
+
+
+def _last_agent_id(interaction: Interaction) -> int | None:
+    """The agent who last served this customer (preferred/last-agent routing)."""
+    return (
+        Interaction.objects.filter(contact=interaction.contact_id, assigned_agent__isnull=False)
+        .exclude(pk=interaction.pk)
+        .order_by("-created_at")
+        .values_list("assigned_agent_id", flat=True)
+        .first()
+    )
+
+
+def _route_now(interaction_id: int) -> None:
+    # Inline, in the caller's transaction: enqueue → offer costs no task hop, and the locks
+    # make it safe. The periodic sweep places whatever could not be placed now.
+    route_interaction(interaction_id=interaction_id)
+
+
+def _publish_queue(queue: Queue) -> None:
+    publish(group=queue_group(queue.pk), event="queue.updated", data={"queue": queue.pk})
+
+
+# --- Eligibility and scoring ---------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    agent_id: int
+    presence_id: int
+    load: int
+    capacity: int
+    total_load: int
+    skill_score: int
+    skill_tier: int
+    idle_since: datetime
+    last_offer_at: datetime | None
+    order: int
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self, score) -> dict:
+        return {
+            "agent": self.agent_id,
+            "score": score,
+            "load": self.load,
+            "capacity": self.capacity,
+            "skill_score": self.skill_score,
+        }
+
+
+def _loads(agent_ids: list[int], kind: str) -> tuple[dict[int, int], dict[int, int]]:
+    """Per agent: interactions of this capacity kind they hold, and of every kind."""
+    busy = Interaction.objects.filter(
+        assigned_agent_id__in=agent_ids, state__in=BUSY_STATES
+    ).values_list("assigned_agent_id", "channel")
+    of_kind: dict[int, int] = dict.fromkeys(agent_ids, 0)
+    total: dict[int, int] = dict.fromkeys(agent_ids, 0)
+    for agent_id, channel in busy:
+        total[agent_id] += 1
+        if CAPACITY_KIND.get(channel) == kind:
+            of_kind[agent_id] += 1
+    return of_kind, total
+
+
+def _required_skills(queue: Queue, waited: float) -> dict[int, int]:
+    """Skill id → minimum level; after the relax delay, having the skill is enough."""
+    relaxed = queue.relax_skills_after_seconds is not None and (
+        waited >= queue.relax_skills_after_seconds
+    )
+    return {qs.skill_id: 1 if relaxed else qs.min_level for qs in queue.required_skills.all()}
+
+
+def eligible_candidates(*, interaction: Interaction, queue: Queue, now=None) -> list[Candidate]:
+    """Available members of the queue with room for this channel and the required skills."""
+    now = now or timezone.now()
+    kind = CAPACITY_KIND[interaction.channel]
+    declined = set(interaction.data.get("declined_by", []))
+    members = {
+        m.agent_id: m.order
+        for m in QueueMember.objects.filter(queue=queue).only("agent_id", "order")
+    }
+    presences = list(
+        Presence.objects.filter(
+            agent_id__in=members, status=PresenceStatus.AVAILABLE, agent__is_active=True
+        ).select_related("agent__agent_profile")
+    )
+    agent_ids = [p.agent_id for p in presences if p.agent_id not in declined]
+    if not agent_ids:
+        return []
+    waited = (now - (interaction.queued_at or now)).total_seconds()
+    required = _required_skills(queue, waited)
+    skills: dict[int, dict[int, int]] = {}
+    for row in AgentSkill.objects.filter(agent_id__in=agent_ids).values_list(
+        "agent_id", "skill_id", "level"
+    ):
+        skills.setdefault(row[0], {})[row[1]] = row[2]
+    of_kind, total = _loads(agent_ids, kind)
+    candidates = []
+    for presence in presences:
+        agent_id = presence.agent_id
+        if agent_id in declined:
+            continue
+        profile = getattr(presence.agent, "agent_profile", None)
+        capacity = int((profile.capacity if profile else {}).get(kind, 0))
+        if of_kind[agent_id] >= capacity:
+            continue
+        have = skills.get(agent_id, {})
+        if any(have.get(skill, 0) < level for skill, level in required.items()):
+            continue
+        # Asterisk-style penalty tiers: the weakest required skill decides the tier (10 = best).
+        tier = min((have[s] for s in required), default=10)
+        candidates.append(
+            Candidate(
+                agent_id=agent_id,
+                presence_id=presence.pk,
+                load=of_kind[agent_id],
+                capacity=capacity,
+                total_load=total[agent_id],
+                skill_score=sum(have.get(s, 0) for s in required),
+                skill_tier=tier,
+                idle_since=presence.idle_since,
+                last_offer_at=presence.last_offer_at,
+                order=members[agent_id],
+            )
+        )
+    return candidates
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _sort_key(strategy: str, c: Candidate):
+    if strategy == Strategy.ROUND_ROBIN:
+        return ((c.last_offer_at or _EPOCH), c.agent_id)
+    if strategy == Strategy.SKILLS:
+        return (-c.skill_tier, -c.skill_score, c.total_load, c.idle_since, c.agent_id)
+    if strategy == Strategy.LEAST_OCCUPIED:
+        return (c.total_load / max(c.capacity, 1), c.total_load, c.idle_since, c.agent_id)
+    if strategy == Strategy.SEQUENTIAL:
+        return (c.order, c.agent_id)
+    # Longest idle (and ring-all's order of listing).
+    return (c.idle_since, c.agent_id)
+
+
+def rank_candidates(*, strategy: str, candidates: list[Candidate]) -> list[Candidate]:
+    return sorted(candidates, key=lambda c: _sort_key(strategy, c))
+
+
+# --- Routing ---------------------------------------------------------------------------------
+
+
+def route_interaction(*, interaction_id: int, now=None) -> list[Offer]:
+    """Offer a queued interaction to the best available agent (all of them for ring-all).
+
+    Returns the offers made (none when nobody can take it now: it stays queued).
+    """
+    with transaction.atomic():
+        interaction = (
+            Interaction.objects.select_for_update(**_skip_locked())
+            .filter(pk=interaction_id, state=State.QUEUED, queue__isnull=False)
+            .first()
+        )
+        if interaction is None:  # taken by another router, or no longer waiting
+            return []
+        interaction = Interaction.objects.select_related("queue", "contact").get(pk=interaction.pk)
+        return _offer_best(interaction=interaction, now=now or timezone.now())
+
+
+def _offer_best(*, interaction: Interaction, now) -> list[Offer]:
+    queue = interaction.queue
+    candidates = eligible_candidates(interaction=interaction, queue=queue, now=now)
+    waited = (now - (interaction.queued_at or now)).total_seconds()
+    preferred = interaction.preferred_agent_id
+    note = ""
+    if preferred and waited < queue.preferred_agent_seconds:
+        # The customer's last agent is waited for a while before anyone else.
+        candidates = [c for c in candidates if c.agent_id == preferred]
+        note = "waiting for the preferred agent"
+    ranked = rank_candidates(strategy=queue.strategy, candidates=candidates)
+    why = {
+        "strategy": queue.strategy,
+        "queue": queue.pk,
+        "waited_seconds": round(waited, 1),
+        "candidates": [c.as_dict(i) for i, c in enumerate(ranked)],
+        "note": note,
+    }
+    ring_all = queue.strategy == Strategy.RING_ALL and interaction.channel == Channel.VOICE
+    offers = []
+    for candidate in ranked:
+        offer = _try_offer(interaction=interaction, candidate=candidate, why=why, now=now)
+        if offer is not None:
+            offers.append(offer)
+            if not ring_all:
+                break
+    if offers:
+        interaction_transition(
+            interaction=interaction,
+            to=State.OFFERED,
+            data={"agents": [o.agent_id for o in offers], "why": why},
+            at=now,
+        )
+        if not ring_all:
+            interaction.assigned_agent_id = offers[0].agent_id
+            interaction.save(update_fields=["assigned_agent"])
+        _publish_queue(queue)
+    else:
+        logger.info("routing.no_agent", extra={"interaction": interaction.pk})
+    return offers
+
+
+def _try_offer(*, interaction: Interaction, candidate: Candidate, why: dict, now) -> Offer | None:
+    presence = (
+        Presence.objects.select_for_update(**_skip_locked())
+        .filter(pk=candidate.presence_id, status=PresenceStatus.AVAILABLE)
+        .first()
+    )
+    if presence is None:  # another router holds this agent, or they just left
+        return None
+    kind = CAPACITY_KIND[interaction.channel]
+    of_kind, _total = _loads([candidate.agent_id], kind)
+    if of_kind[candidate.agent_id] >= candidate.capacity:
+        return None  # filled up since the candidates were listed
+    offer = Offer.objects.create(
+        organization=interaction.organization,
+        interaction=interaction,
+        agent_id=candidate.agent_id,
+        queue=interaction.queue,
+        expires_at=now + timedelta(seconds=interaction.queue.offer_timeout_seconds),
+        why={**why, "chosen": candidate.agent_id},
+        created_at=now,
+    )
+    presence.last_offer_at = now
+    presence.save(update_fields=["last_offer_at"])
+    publish(
+        group=agent_group(candidate.agent_id),
+        event="offer.created",
+        data={
+            "offer": offer.pk,
+            "interaction": interaction.pk,
+            "channel": interaction.channel,
+            "expires_at": offer.expires_at.isoformat(),
+        },
+    )
+    from apps.queues.tasks import offer_expire_task
+
+    offer_id, delay = offer.pk, interaction.queue.offer_timeout_seconds
+    transaction.on_commit(
+        lambda: offer_expire_task.apply_async((offer_id,), countdown=delay), robust=True
+    )
+    logger.info("routing.offer", extra={"offer": offer.pk, "agent": candidate.agent_id})
+    return offer
+
+
+def route_queue(*, queue: Queue, limit: int = 100) -> int:
+    """Place as many waiting interactions of the queue as agents can take; how many offered."""
+    offered = 0
+    waiting = list(
+        Interaction.objects.filter(queue=queue, state=State.QUEUED)
+        .order_by("routing_rank", "id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for interaction_id in waiting:
+        if route_interaction(interaction_id=interaction_id):
+            offered += 1
+    return offered
+
+
+def route_agent_backlog(*, agent) -> int:
+    """An agent freed up: offer them what waits in their queues, best first."""
+    offered = 0
+    for queue in Queue.objects.filter(memberships__agent=agent, is_active=True):
+        offered += route_queue(queue=queue, limit=20)
+    return offered
+
+
+# --- Offers ----------------------------------------------------------------------------------
+
+
+def _locked_offer(offer: Offer) -> Offer:
+    return Offer.objects.select_for_update().select_related("interaction").get(pk=offer.pk)
+
+
+@transaction.atomic
+def offer_accept(*, offer: Offer, agent) -> Offer:
+    """The agent takes the interaction (for ring-all, the first to accept wins)."""
+    offer = _locked_offer(offer)
+    if offer.agent_id != agent.pk:
+        raise ValidationError(_("This offer was made to someone else."))
+    if offer.status != Offer.Status.PENDING:
+        raise ValidationError(_("This offer is no longer open."))
+    now = timezone.now()
+    if offer.expires_at <= now:
+        _expire(offer, now)
+        raise ValidationError(_("This offer expired."))
+    interaction = Interaction.objects.select_for_update().get(pk=offer.interaction_id)
+    if interaction.state != State.OFFERED:
+        offer.status = Offer.Status.CANCELLED
+        offer.responded_at = now
+        offer.save(update_fields=["status", "responded_at"])
+        raise ValidationError(_("Another agent took this interaction."))
+    offer.status = Offer.Status.ACCEPTED
+    offer.responded_at = now
+    offer.save(update_fields=["status", "responded_at"])
+    for other in Offer.objects.filter(interaction=interaction, status=Offer.Status.PENDING):
+        other.status = Offer.Status.CANCELLED
+        other.responded_at = now
+        other.save(update_fields=["status", "responded_at"])
+        publish(
+            group=agent_group(other.agent_id), event="offer.cancelled", data={"offer": other.pk}
+        )
+    interaction.assigned_agent = agent
+    interaction.save(update_fields=["assigned_agent"])
+    interaction_transition(
+        interaction=interaction, to=State.ACTIVE, actor=agent, data={"offer": offer.pk}
+    )
+    if interaction.queue_id:
+        _publish_queue(interaction.queue)
+    return offer
+
+
+def _requeue(interaction: Interaction, *, offer: Offer, reason: str, now) -> None:
+    """Back to the front of its line (its rank is kept) unless another ring-all offer rings."""
+    if Offer.objects.filter(interaction=interaction, status=Offer.Status.PENDING).exists():
+        return
+    declined = set(interaction.data.get("declined_by", []))
+    if reason == "rejected":
+        declined.add(offer.agent_id)
+    interaction.data = {**interaction.data, "declined_by": sorted(declined)}
+    interaction.assigned_agent = None
+    interaction.save(update_fields=["data", "assigned_agent"])
+    interaction_transition(
+        interaction=interaction, to=State.QUEUED, data={"offer": offer.pk, "reason": reason}, at=now
+    )
+    _route_now(interaction.pk)
+
+
+@transaction.atomic
+def offer_reject(*, offer: Offer, agent) -> Offer:
+    """The agent declines: the interaction goes back to the front of its queue, to others."""
+    offer = _locked_offer(offer)
+    if offer.agent_id != agent.pk:
+        raise ValidationError(_("This offer was made to someone else."))
+    if offer.status != Offer.Status.PENDING:
+        raise ValidationError(_("This offer is no longer open."))
+    now = timezone.now()
+    offer.status = Offer.Status.REJECTED
+    offer.responded_at = now
+    offer.save(update_fields=["status", "responded_at"])
+    interaction = Interaction.objects.select_for_update().get(pk=offer.interaction_id)
+    if interaction.state == State.OFFERED:
+        _requeue(interaction, offer=offer, reason="rejected", now=now)
+    return offer
+
+
+def _expire(offer: Offer, now) -> None:
+    offer.status = Offer.Status.TIMED_OUT
+    offer.responded_at = now
+    offer.save(update_fields=["status", "responded_at"])
+    # Redirection on no answer (RONA): the agent is not there; stop offering them work first,
+    # so the re-queued interaction goes to someone else.
+    reason, _created = ReasonCode.objects.get_or_create(
+        organization=offer.organization,
+        name=MISSED_OFFER_REASON,
+        defaults={"status": PresenceStatus.AWAY},
+    )
+    presence_set(agent=offer.agent, status=PresenceStatus.AWAY, reason=reason)
+    publish(group=agent_group(offer.agent_id), event="offer.expired", data={"offer": offer.pk})
+    interaction = Interaction.objects.select_for_update().get(pk=offer.interaction_id)
+    if interaction.state == State.OFFERED:
+        _requeue(interaction, offer=offer, reason="timed_out", now=now)
+
+
+@transaction.atomic
+def offer_expire(*, offer_id: int, now=None) -> bool:
+    """Time out one unanswered offer (idempotent: a done or not yet due offer is left)."""
+    now = now or timezone.now()
+    offer = (
+        Offer.objects.select_for_update(**_skip_locked())
+        .filter(pk=offer_id, status=Offer.Status.PENDING, expires_at__lte=now)
+        .first()
+    )
+    if offer is None:
+        return False
+    _expire(offer, now)
+    return True
+
+
+def offers_expire_due(*, now=None) -> int:
+    """Sweep: time out every offer past its deadline (beat runs it every few seconds)."""
+    now = now or timezone.now()
+    due = Offer.objects.filter(status=Offer.Status.PENDING, expires_at__lte=now).values_list(
+        "pk", flat=True
+    )
+    return sum(offer_expire(offer_id=pk, now=now) for pk in list(due[:500]))
+
+
+# --- Presence --------------------------------------------------------------------------------
+
+
+def presence_get(*, agent) -> Presence:
+    presence, _created = Presence.objects.get_or_create(
+        agent=agent, defaults={"organization_id": agent.organization_id}
+    )
+    return presence
+
+
+@transaction.atomic
+def presence_set(*, agent, status: str, reason: ReasonCode | None = None, actor=None) -> Presence:
+    """Change an agent's status (every change is an event); available agents get work at once."""
+    if status not in PresenceStatus.values:
+        raise ValidationError({"status": _("Unknown status.")})
+    if reason is not None and (
+        reason.organization_id != agent.organization_id or reason.status != status
+    ):
+        raise ValidationError({"reason": _("This reason does not go with this status.")})
+    presence_get(agent=agent)
+    presence = Presence.objects.select_for_update().get(agent=agent)
+    previous = presence.status
+    now = timezone.now()
+    presence.status = status
+    presence.reason = reason
+    presence.since = now
+    fields = ["status", "reason", "since"]
+    if status == PresenceStatus.AVAILABLE and previous != PresenceStatus.AVAILABLE:
+        presence.idle_since = now
+        fields.append("idle_since")
+    presence.save(update_fields=fields)
+    event_record(
+        organization=agent.organization,
+        type="presence.changed",
+        actor=actor or agent,
+        data={
+            "agent": agent.pk,
+            "from": previous,
+            "to": status,
+            "reason": reason.name if reason else None,
+        },
+        at=now,
+    )
+    publish(
+        group=agent_group(agent.pk),
+        event="presence.updated",
+        data={"status": status, "reason": reason.name if reason else ""},
+    )
+    if status == PresenceStatus.AVAILABLE:
+        route_agent_backlog(agent=agent)
+    return presence
+
+
+def agent_released(*, agent) -> None:
+    """An interaction of the agent ended: they are idle from now and may take more work."""
+    Presence.objects.filter(agent=agent).update(idle_since=timezone.now())
+    route_agent_backlog(agent=agent)
