@@ -188,9 +188,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.queues.tasks.offers_expire_task",
         "schedule": timedelta(seconds=5),
     },
-    "queues-route": {
-        "task": "apps.queues.tasks.queues_route_task",
-        "schedule": timedelta(seconds=30),
+    "queues-maintain": {
+        "task": "apps.queues.tasks.queues_maintain_task",
+        "schedule": timedelta(seconds=15),
     },
     "notifications-purge": {
         "task": "apps.notifications.tasks.notifications_purge_task",

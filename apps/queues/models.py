@@ -129,6 +129,14 @@ class AgentSkill(TenantModel):
         return f"{self.agent} · {self.skill} {self.level}"
 
 
+class WhenClosed(models.TextChoices):
+    """What happens to a customer who reaches a queue outside its business hours."""
+
+    WAIT = "wait", _("Wait until it opens (digital channels)")
+    VOICEMAIL = "voicemail", _("Voicemail")
+    CALLBACK = "callback", _("Call back when it opens")
+
+
 class Queue(TenantModel, TimeStampedModel):
     """A line customers wait in for one kind of service (billing, sales, VIP desk…)."""
 
@@ -157,6 +165,9 @@ class Queue(TenantModel, TimeStampedModel):
     )
     business_hours = models.ForeignKey(
         BusinessHours, on_delete=models.SET_NULL, null=True, blank=True, related_name="queues"
+    )
+    when_closed = models.CharField(
+        max_length=10, choices=WhenClosed.choices, default=WhenClosed.WAIT
     )
     preferred_agent_seconds = models.PositiveIntegerField(
         default=30, help_text=_("How long the customer's last agent is waited for before others.")

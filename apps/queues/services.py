@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection, models, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,8 +21,10 @@ from apps.contacts.models import Tier
 from apps.core.realtime import agent_group, publish, queue_group
 from apps.interactions.models import Channel, Interaction, State
 from apps.interactions.services import event_record, interaction_transition
+from apps.queues.hours import hours_next_opening, queue_is_open
 from apps.queues.models import (
     AgentSkill,
+    Callback,
     Offer,
     Presence,
     PresenceStatus,
@@ -29,6 +32,7 @@ from apps.queues.models import (
     QueueMember,
     ReasonCode,
     Strategy,
+    WhenClosed,
 )
 
 logger = logging.getLogger(__name__)
@@ -111,8 +115,45 @@ def interaction_enqueue(
         interaction=interaction, to=State.QUEUED, actor=actor, data={"queue": queue.pk}
     )
     _publish_queue(queue)
+    if not queue_is_open(queue=queue, at=now):
+        _closed(interaction=interaction, queue=queue, now=now)
+        return interaction
     _route_now(interaction.pk)
     return interaction
+
+
+def _closed(*, interaction: Interaction, queue: Queue, now) -> None:
+    """Outside business hours: voicemail, a callback when it opens, or wait (digital)."""
+    if queue.when_closed == WhenClosed.VOICEMAIL and interaction.channel == Channel.VOICE:
+        interaction_transition(interaction=interaction, to=State.VOICEMAIL, data={"closed": True})
+        return
+    if queue.when_closed == WhenClosed.CALLBACK:
+        number = _phone_of(interaction)
+        opening = hours_next_opening(hours=queue.business_hours, at=now)
+        if number and opening:
+            callback_schedule(
+                queue=queue,
+                contact=interaction.contact,
+                number=number,
+                scheduled_for=opening,
+                origin=interaction,
+            )
+            return
+    event_record(
+        organization=interaction.organization,
+        type="interaction.waiting_closed",
+        interaction=interaction,
+        data={"queue": queue.pk},
+    )
+
+
+def _phone_of(interaction: Interaction) -> str:
+    from apps.contacts.models import IdentityKind
+
+    if interaction.identity_id and interaction.identity.kind == IdentityKind.PHONE:
+        return interaction.identity.value
+    identity = interaction.contact.identities.filter(kind=IdentityKind.PHONE).first()
+    return identity.value if identity else ""
 
 
 def _last_agent_id(interaction: Interaction) -> int | None:
@@ -278,7 +319,10 @@ def route_interaction(*, interaction_id: int, now=None) -> list[Offer]:
         if interaction is None:  # taken by another router, or no longer waiting
             return []
         interaction = Interaction.objects.select_related("queue", "contact").get(pk=interaction.pk)
-        return _offer_best(interaction=interaction, now=now or timezone.now())
+        now = now or timezone.now()
+        if not queue_is_open(queue=interaction.queue, at=now):
+            return []  # closed: it waits for the opening
+        return _offer_best(interaction=interaction, now=now)
 
 
 def _offer_best(*, interaction: Interaction, now) -> list[Offer]:
@@ -566,3 +610,266 @@ def agent_released(*, agent) -> None:
     """An interaction of the agent ended: they are idle from now and may take more work."""
     Presence.objects.filter(agent=agent).update(idle_since=timezone.now())
     route_agent_backlog(agent=agent)
+
+
+# --- Waiting-line upkeep: overflow, no reply, callbacks ---------------------------------------
+
+
+@transaction.atomic
+def interaction_move(
+    *, interaction: Interaction, queue: Queue, actor=None, reason: str = "moved"
+) -> Interaction:
+    """Move a waiting (or ringing) interaction to another queue; the customer keeps their place."""
+    if queue.organization_id != interaction.organization_id:
+        raise ValidationError({"queue": _("Not found.")})
+    interaction = Interaction.objects.select_for_update().get(pk=interaction.pk)
+    if interaction.state not in (State.QUEUED, State.OFFERED):
+        raise ValidationError(_("Only a waiting interaction can change queue."))
+    now = timezone.now()
+    _cancel_pending_offers(interaction, now)
+    previous = interaction.queue_id
+    interaction.queue = queue
+    interaction.assigned_agent = None
+    interaction.save(update_fields=["queue", "assigned_agent"])
+    if interaction.state == State.OFFERED:
+        interaction_transition(interaction=interaction, to=State.QUEUED, actor=actor)
+    event_record(
+        organization=interaction.organization,
+        type=f"interaction.{reason}",
+        interaction=interaction,
+        actor=actor,
+        data={"from_queue": previous, "to_queue": queue.pk},
+    )
+    _route_now(interaction.pk)
+    return interaction
+
+
+def _cancel_pending_offers(interaction: Interaction, now) -> None:
+    for offer in Offer.objects.filter(interaction=interaction, status=Offer.Status.PENDING):
+        offer.status = Offer.Status.CANCELLED
+        offer.responded_at = now
+        offer.save(update_fields=["status", "responded_at"])
+        publish(
+            group=agent_group(offer.agent_id), event="offer.cancelled", data={"offer": offer.pk}
+        )
+
+
+@transaction.atomic
+def interaction_force_assign(*, interaction: Interaction, agent, actor) -> Offer:
+    """A supervisor pushes a waiting interaction to a chosen agent (who still accepts it)."""
+    if agent.organization_id != interaction.organization_id:
+        raise ValidationError({"agent": _("Not found.")})
+    interaction = (
+        Interaction.objects.select_for_update().select_related("queue").get(pk=interaction.pk)
+    )
+    if interaction.state not in (State.QUEUED, State.OFFERED):
+        raise ValidationError(_("Only a waiting interaction can be assigned."))
+    now = timezone.now()
+    _cancel_pending_offers(interaction, now)
+    timeout = interaction.queue.offer_timeout_seconds if interaction.queue_id else 30
+    offer = Offer.objects.create(
+        organization=interaction.organization,
+        interaction=interaction,
+        agent=agent,
+        queue=interaction.queue,
+        expires_at=now + timedelta(seconds=timeout),
+        why={"forced_by": getattr(actor, "pk", None)},
+        created_at=now,
+    )
+    interaction.assigned_agent = agent
+    interaction.save(update_fields=["assigned_agent"])
+    if interaction.state == State.QUEUED:
+        interaction_transition(
+            interaction=interaction, to=State.OFFERED, actor=actor, data={"forced": agent.pk}
+        )
+    publish(
+        group=agent_group(agent.pk),
+        event="offer.created",
+        data={
+            "offer": offer.pk,
+            "interaction": interaction.pk,
+            "channel": interaction.channel,
+            "expires_at": offer.expires_at.isoformat(),
+        },
+    )
+    return offer
+
+
+def queues_overflow(*, now=None) -> int:
+    """Interactions that waited past their queue's limit move to its overflow queue."""
+    now = now or timezone.now()
+    moved = 0
+    for queue in Queue.objects.filter(
+        is_active=True, max_wait_seconds__isnull=False, overflow_queue__isnull=False
+    ).select_related("overflow_queue"):
+        limit = now - timedelta(seconds=queue.max_wait_seconds)
+        for interaction in queue_waiting_older_than(queue=queue, before=limit):
+            interaction_move(
+                interaction=interaction, queue=queue.overflow_queue, reason="overflowed"
+            )
+            moved += 1
+    return moved
+
+
+def queue_waiting_older_than(*, queue: Queue, before) -> list[Interaction]:
+    return list(
+        Interaction.objects.filter(queue=queue, state=State.QUEUED, queued_at__lte=before).order_by(
+            "routing_rank"
+        )[:200]
+    )
+
+
+DIGITAL = [c for c in Channel.values if c not in (Channel.VOICE, Channel.VIDEO)]
+
+
+def interactions_requeue_unanswered(*, now=None) -> int:
+    """Digital conversations whose customer waits for the agent's reply too long go back to
+    the front of the queue, to someone else."""
+    from django.db.models import Max
+
+    from apps.interactions.models import Direction
+
+    now = now or timezone.now()
+    requeued = 0
+    for queue in Queue.objects.filter(is_active=True, no_reply_requeue_minutes__isnull=False):
+        limit = now - timedelta(minutes=queue.no_reply_requeue_minutes)
+        stale = (
+            Interaction.objects.filter(queue=queue, state=State.ACTIVE, channel__in=DIGITAL)
+            .annotate(
+                last_in=Max(
+                    "messages__created_at", filter=Q(messages__direction=Direction.INBOUND)
+                ),
+                last_out=Max(
+                    "messages__created_at", filter=Q(messages__direction=Direction.OUTBOUND)
+                ),
+            )
+            .filter(last_in__lte=limit)
+            .filter(Q(last_out__isnull=True) | Q(last_out__lt=models.F("last_in")))
+        )
+        for interaction in stale[:200]:
+            with transaction.atomic():
+                agent_id = interaction.assigned_agent_id
+                interaction.data = {
+                    **interaction.data,
+                    "declined_by": sorted({*interaction.data.get("declined_by", []), agent_id}),
+                }
+                interaction.assigned_agent = None
+                interaction.save(update_fields=["data", "assigned_agent"])
+                interaction_transition(
+                    interaction=interaction,
+                    to=State.QUEUED,
+                    data={"reason": "no_reply", "agent": agent_id},
+                )
+                _route_now(interaction.pk)
+            requeued += 1
+    return requeued
+
+
+@transaction.atomic
+def callback_schedule(
+    *,
+    queue: Queue,
+    contact,
+    number: str,
+    scheduled_for,
+    origin: Interaction | None = None,
+    keep_place: bool = False,
+    actor=None,
+) -> Callback:
+    """A callback at a chosen time; "keep my place" keeps the origin's position in line."""
+    from apps.contacts.services import phone_normalize
+
+    if queue.organization_id != contact.organization_id:
+        raise ValidationError({"queue": _("Not found.")})
+    try:
+        number = phone_normalize(number, country=contact.organization.country)
+    except ValidationError as exc:
+        raise ValidationError({"number": exc.messages}) from exc
+    callback = Callback.objects.create(
+        organization=contact.organization,
+        contact=contact,
+        queue=queue,
+        number=number,
+        scheduled_for=scheduled_for,
+        origin=origin,
+        keep_place_since=origin.queued_at if (keep_place and origin is not None) else None,
+    )
+    if origin is not None and origin.state in TRANSITIONS_TO_CALLBACK:
+        _cancel_pending_offers(origin, timezone.now())
+        interaction_transition(
+            interaction=origin,
+            to=State.CALLBACK_SCHEDULED,
+            actor=actor,
+            data={"callback": callback.pk, "at": scheduled_for.isoformat()},
+        )
+    event_record(
+        organization=contact.organization,
+        type="callback.scheduled",
+        contact=contact,
+        interaction=origin,
+        actor=actor,
+        data={"callback": callback.pk, "at": scheduled_for.isoformat(), "keep_place": keep_place},
+    )
+    return callback
+
+
+TRANSITIONS_TO_CALLBACK = (State.NEW, State.QUEUED, State.ABANDONED)
+
+
+def callbacks_start_due(*, now=None) -> int:
+    """Due callbacks become outbound calls in their queue (at the kept place, if any)."""
+    from apps.contacts.models import Identity, IdentityKind
+    from apps.interactions.models import Direction
+    from apps.interactions.services import interaction_create
+
+    now = now or timezone.now()
+    started = 0
+    due = Callback.objects.filter(status=Callback.Status.SCHEDULED, scheduled_for__lte=now)
+    for callback_id in list(due.values_list("pk", flat=True)[:200]):
+        with transaction.atomic():
+            callback = (
+                Callback.objects.select_for_update(**_skip_locked())
+                .select_related("contact", "queue", "origin")
+                .filter(pk=callback_id, status=Callback.Status.SCHEDULED)
+                .first()
+            )
+            if callback is None:
+                continue
+            identity = Identity.objects.filter(
+                organization=callback.organization, kind=IdentityKind.PHONE, value=callback.number
+            ).first()
+            interaction = interaction_create(
+                organization=callback.organization,
+                channel=Channel.VOICE,
+                direction=Direction.OUTBOUND,
+                contact=callback.contact,
+                identity=identity
+                if identity and identity.contact_id == callback.contact_id
+                else None,
+                continues=callback.origin,
+                subject=_("Callback"),
+                data={"callback": callback.pk, "number": callback.number},
+            )
+            interaction_enqueue(
+                interaction=interaction,
+                queue=callback.queue,
+                keep_place_since=callback.keep_place_since,
+            )
+            callback.status = Callback.Status.QUEUED
+            callback.interaction = interaction
+            callback.save(update_fields=["status", "interaction", "updated_at"])
+            started += 1
+    return started
+
+
+def queues_maintain(*, now=None) -> dict[str, int]:
+    """The periodic round: time-outs, overflow, no-reply re-queues, callbacks, then placing."""
+    now = now or timezone.now()
+    done = {
+        "expired": offers_expire_due(now=now),
+        "overflowed": queues_overflow(now=now),
+        "requeued": interactions_requeue_unanswered(now=now),
+        "callbacks": callbacks_start_due(now=now),
+    }
+    done["placed"] = sum(route_queue(queue=q) for q in Queue.objects.filter(is_active=True))
+    return done

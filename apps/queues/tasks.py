@@ -31,8 +31,6 @@ def offers_expire_task() -> int:
 
 
 @shared_task
-def queues_route_task() -> int:
-    """Safety net: place whatever waits (a lost routing task, an agent freed meanwhile)."""
-    from apps.queues.models import Queue
-
-    return sum(services.route_queue(queue=q) for q in Queue.objects.filter(is_active=True))
+def queues_maintain_task() -> dict:
+    """Overflow, no-reply re-queues, due callbacks, and placing whatever waits."""
+    return services.queues_maintain()
