@@ -1,4 +1,4 @@
-"""Position and wait estimates, closed hours, overflow, no-reply re-queues, callbacks, supervisors."""
+"""Position and wait, closed hours, overflow, no-reply re-queues, callbacks, supervisors."""
 
 import datetime as dt
 from datetime import timedelta
