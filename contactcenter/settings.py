@@ -286,6 +286,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "InteractionChannelEnum": "apps.interactions.models.Channel",
         "ConsentChannelEnum": "apps.contacts.models.ConsentChannel",
+        "ConsentStatusEnum": "apps.contacts.models.Consent.Status",
+        "PresenceStatusEnum": "apps.queues.models.PresenceStatus",
+        "OfferStatusEnum": "apps.queues.models.Offer.Status",
+        "CallbackStatusEnum": "apps.queues.models.Callback.Status",
+        "WebhookDeliveryStatusEnum": "apps.integrations.models.WebhookDelivery.Status",
     },
 }
 

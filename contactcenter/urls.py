@@ -13,6 +13,7 @@ from apps.core.api import ORGANIZATION_PERMISSIONS
 from apps.integrations import api as integrations_api
 from apps.interactions import api as interactions_api
 from apps.notifications import api as notifications_api
+from apps.queues import api as queues_api
 
 router = DefaultRouter()
 router.register("users", accounts_api.UserViewSet, basename="user")
@@ -21,6 +22,12 @@ router.register("notifications", notifications_api.NotificationViewSet, basename
 router.register("contacts", contacts_api.ContactViewSet, basename="contact")
 router.register("interactions", interactions_api.InteractionViewSet, basename="interaction")
 router.register("dispositions", interactions_api.DispositionViewSet, basename="disposition")
+router.register("queues", queues_api.QueueViewSet, basename="queue")
+router.register("skills", queues_api.SkillViewSet, basename="skill")
+router.register("reason-codes", queues_api.ReasonCodeViewSet, basename="reason-code")
+router.register("presence", queues_api.PresenceViewSet, basename="presence")
+router.register("offers", queues_api.OfferViewSet, basename="offer")
+router.register("callbacks", queues_api.CallbackViewSet, basename="callback")
 router.register("webhooks", integrations_api.WebhookEndpointViewSet, basename="webhook")
 router.register(
     "webhook-deliveries", integrations_api.WebhookDeliveryViewSet, basename="webhook-delivery"

@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from apps.core.admin import TenantAdmin
 from apps.interactions.models import Disposition, Event, Interaction, InteractionNote, Message
+from apps.queues.models import Offer
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -33,6 +34,14 @@ class EventInline(ReadOnlyInline):
     model = Event
     fk_name = "interaction"
     fields = ["at", "type", "actor_kind", "actor", "data"]
+    readonly_fields = fields
+
+
+class OfferInline(ReadOnlyInline):
+    """Who it was offered to, and why (strategy, candidates and their scores)."""
+
+    model = Offer
+    fields = ["created_at", "agent", "status", "responded_at", "why"]
     readonly_fields = fields
 
 
@@ -88,7 +97,7 @@ class InteractionAdmin(TenantAdmin):
         "closed_at",
     ]
     exclude = ["tags"]
-    inlines = [MessageInline, NoteInline, EventInline]
+    inlines = [MessageInline, NoteInline, OfferInline, EventInline]
 
     def has_add_permission(self, request):
         return False

@@ -1,4 +1,5 @@
 import django_filters
+from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -15,6 +16,10 @@ from apps.interactions.models import (
     Message,
     State,
 )
+from apps.queues import selectors as queue_selectors
+from apps.queues import services as queue_services
+from apps.queues.api import OfferSerializer, of_organization
+from apps.queues.models import Queue
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -124,6 +129,16 @@ class TransitionSerializer(serializers.Serializer):
 class CloseSerializer(serializers.Serializer):
     disposition = serializers.CharField(required=False, help_text="Disposition code")
     notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class RoutingActionSerializer(serializers.Serializer):
+    queue = serializers.IntegerField(required=False)
+    agent = serializers.IntegerField(required=False)
+
+
+class QueuePositionSerializer(serializers.Serializer):
+    position = serializers.IntegerField(allow_null=True)
+    estimated_wait_seconds = serializers.IntegerField(allow_null=True)
 
 
 class NewMessageSerializer(serializers.Serializer):
@@ -318,6 +333,71 @@ class InteractionViewSet(
         """What the agent sees when the interaction is offered: contact, history, notes."""
         return Response(
             ScreenPopSerializer(selectors.screen_pop(interaction=self.get_object())).data
+        )
+
+    # --- Routing (the queues app's services) ---------------------------------------------
+
+    def _queue_from(self, request) -> Queue:
+        queue = of_organization(Queue, request.organization, request.data.get("queue"), "queue")
+        if queue is None:
+            raise serializers.ValidationError({"queue": "This field is required."})
+        return queue
+
+    def _supervising(self, request) -> Interaction:
+        interaction = self.get_object()
+        if not request.user.has_perm("interactions.supervise_interaction"):
+            self.permission_denied(request, message="Assigning and moving are for supervisors.")
+        return interaction
+
+    @extend_schema(request=RoutingActionSerializer, responses=InteractionSerializer)
+    @action(detail=True, methods=["post"], permission_classes=ORGANIZATION_PERMISSIONS)
+    def enqueue(self, request, pk=None):
+        """Put the interaction in a queue: it is offered at once if someone can take it."""
+        interaction = self._changeable()
+        queue_services.interaction_enqueue(
+            interaction=interaction, queue=self._queue_from(request), actor=request.user
+        )
+        interaction.refresh_from_db()
+        return Response(InteractionSerializer(interaction).data)
+
+    @extend_schema(request=RoutingActionSerializer, responses=OfferSerializer)
+    @action(detail=True, methods=["post"], permission_classes=ORGANIZATION_PERMISSIONS)
+    def assign(self, request, pk=None):
+        """Supervisors: offer a waiting interaction to a chosen agent."""
+        interaction = self._supervising(request)
+        agent = of_organization(
+            get_user_model(), request.organization, request.data.get("agent"), "agent"
+        )
+        if agent is None:
+            raise serializers.ValidationError({"agent": "This field is required."})
+        offer = queue_services.interaction_force_assign(
+            interaction=interaction, agent=agent, actor=request.user
+        )
+        return Response(OfferSerializer(offer).data)
+
+    @extend_schema(request=RoutingActionSerializer, responses=InteractionSerializer)
+    @action(detail=True, methods=["post"], permission_classes=ORGANIZATION_PERMISSIONS)
+    def move(self, request, pk=None):
+        """Supervisors: move a waiting interaction to another queue (it keeps its place)."""
+        interaction = self._supervising(request)
+        queue_services.interaction_move(
+            interaction=interaction, queue=self._queue_from(request), actor=request.user
+        )
+        interaction.refresh_from_db()
+        return Response(InteractionSerializer(interaction).data)
+
+    @extend_schema(responses=QueuePositionSerializer)
+    @action(detail=True, methods=["get"], url_path="queue-position")
+    def queue_position(self, request, pk=None):
+        """Place in line and estimated wait, for every channel (chat widget, IVR, SMS)."""
+        interaction = self.get_object()
+        return Response(
+            {
+                "position": queue_selectors.queue_position(interaction=interaction),
+                "estimated_wait_seconds": queue_selectors.estimated_wait_seconds(
+                    interaction=interaction
+                ),
+            }
         )
 
 

@@ -165,6 +165,7 @@ class Interaction(TenantModel, TimeStampedModel):
             # The queue's waiting line (see routing_rank).
             models.Index(fields=["queue", "state", "routing_rank"]),
         ]
+        permissions = [("supervise_interaction", "Can assign and move interactions")]
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} #{self.pk}"
