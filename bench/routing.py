@@ -701,6 +701,15 @@ def run(args, center: Center) -> dict:
 # --- Profile: one producer, queries per enqueue, hotspots -----------------------------------------
 
 
+def backend_cpu(pid: int) -> float:
+    """CPU seconds of a PostgreSQL backend (same machine), or NaN when /proc does not say."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def profile(args, center: Center) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -769,17 +778,23 @@ def profile(args, center: Center) -> None:
     ]
     # Without a profiler first: wall time, time in execute(), CPU time of this process.
     sql_log = []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    pg_cpu = backend_cpu(backend)
     wall, cpu = time.perf_counter(), time.process_time()
     with connection.execute_wrapper(timed(sql_log)):
         for queue, channel in work:
             one(queue, channel)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    pg_cpu = backend_cpu(backend) - pg_cpu
     n = len(work)
     print(
         f"\none thread, no consumer, {n} create+enqueue: {wall / n * 1000:.1f} ms each "
         f"({n / wall:.0f}/s); per create+enqueue {len(sql_log) / n:.1f} statements, "
         f"{sum(d for d, _s in sql_log) / n * 1000:.1f} ms in execute(), "
-        f"{cpu / n * 1000:.1f} ms CPU in this process (all threads)"
+        f"{cpu / n * 1000:.1f} ms CPU in this process (all threads), "
+        f"{pg_cpu / n * 1000:.1f} ms CPU in its PostgreSQL backend"
     )
     try:
         from pyinstrument import Profiler

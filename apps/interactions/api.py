@@ -352,11 +352,21 @@ class InteractionViewSet(
     @extend_schema(request=RoutingActionSerializer, responses=InteractionSerializer)
     @action(detail=True, methods=["post"], permission_classes=ORGANIZATION_PERMISSIONS)
     def enqueue(self, request, pk=None):
-        """Put the interaction in a queue: it is offered at once if someone can take it."""
+        """Put the interaction in a queue (``queue``), or where the first matching routing rule
+        sends it (no ``queue``): it is offered at once if someone can take it."""
         interaction = self._changeable()
-        queue_services.interaction_enqueue(
-            interaction=interaction, queue=self._queue_from(request), actor=request.user
-        )
+        if request.data.get("queue") is None:
+            rule = queue_services.interaction_route_by_rules(
+                interaction=interaction, actor=request.user
+            )
+            if rule is None:
+                raise serializers.ValidationError(
+                    {"queue": "No queue given and no routing rule matches."}
+                )
+        else:
+            queue_services.interaction_enqueue(
+                interaction=interaction, queue=self._queue_from(request), actor=request.user
+            )
         interaction.refresh_from_db()
         return Response(InteractionSerializer(interaction).data)
 

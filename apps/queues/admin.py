@@ -14,6 +14,8 @@ from apps.queues.models import (
     QueueMember,
     QueueSkill,
     ReasonCode,
+    RoutingRule,
+    RoutingTarget,
     Skill,
 )
 
@@ -145,3 +147,23 @@ class CallbackAdmin(TenantAdmin):
     list_select_related = ["contact", "queue"]
     readonly_fields = ["keep_place_since", "origin", "interaction", "status"]
     autocomplete_fields = ["contact"]
+
+
+class RoutingTargetInline(admin.TabularInline):
+    model = RoutingTarget
+    extra = 1
+    fields = ["order", "queue", "priority", "timeout_seconds"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "queue" and not request.user.is_superuser:
+            kwargs["queryset"] = Queue.objects.filter(organization=request.user.organization)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(TenantAdmin):
+    """Ordered filters: the first matching rule sends the interaction through its targets."""
+
+    list_display = ["name", "order", "is_active", "channels", "tiers", "languages"]
+    list_editable = ["order", "is_active"]
+    inlines = [RoutingTargetInline]

@@ -355,3 +355,49 @@ class Callback(TenantModel, TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.number} at {self.scheduled_for:%Y-%m-%d %H:%M}"
+
+
+class RoutingRule(TenantModel, TimeStampedModel):
+    """An ordered filter, in the spirit of TaskRouter workflows: the first active rule whose
+    conditions all match an interaction names the targets it is offered to, in turn.
+
+    An empty condition matches everything.
+    """
+
+    name = models.CharField(max_length=100)
+    order = models.PositiveSmallIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    channels = models.JSONField(default=list, blank=True, help_text=_('e.g. ["voice", "sms"]'))
+    tiers = models.JSONField(default=list, blank=True, help_text=_('e.g. ["gold", "vip"]'))
+    languages = models.JSONField(default=list, blank=True, help_text=_('e.g. ["fr"]'))
+    reasons = models.JSONField(
+        default=list, blank=True, help_text=_("The flow's choice (the interaction's reason).")
+    )
+    contact_field = models.CharField(
+        max_length=50, blank=True, help_text=_("A contact custom field that must equal the value.")
+    )
+    contact_value = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoutingTarget(models.Model):
+    """One step of a rule: a queue, and how long to wait there before the next step."""
+
+    rule = models.ForeignKey(RoutingRule, on_delete=models.CASCADE, related_name="targets")
+    order = models.PositiveSmallIntegerField(default=0)
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="+")
+    priority = models.IntegerField(default=0, help_text=_("Extra priority points in this queue."))
+    timeout_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Then the next target; empty: wait here.")
+    )
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.queue}"

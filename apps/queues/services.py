@@ -31,6 +31,7 @@ from apps.queues.models import (
     Queue,
     QueueMember,
     ReasonCode,
+    RoutingRule,
     Strategy,
     WhenClosed,
 )
@@ -868,8 +869,97 @@ def queues_maintain(*, now=None) -> dict[str, int]:
     done = {
         "expired": offers_expire_due(now=now),
         "overflowed": queues_overflow(now=now),
+        "rule_targets": rules_advance_targets(now=now),
         "requeued": interactions_requeue_unanswered(now=now),
         "callbacks": callbacks_start_due(now=now),
     }
     done["placed"] = sum(route_queue(queue=q) for q in Queue.objects.filter(is_active=True))
     return done
+
+
+# --- Routing rules ---------------------------------------------------------------------------
+
+
+def routing_rule_match(*, interaction: Interaction) -> RoutingRule | None:
+    """The first active rule (by order) whose conditions all hold for the interaction."""
+    contact = interaction.contact
+    for rule in RoutingRule.objects.filter(
+        organization=interaction.organization, is_active=True
+    ).prefetch_related("targets"):
+        if rule.channels and interaction.channel not in rule.channels:
+            continue
+        if rule.tiers and contact.tier not in rule.tiers:
+            continue
+        language = interaction.language or contact.language
+        if rule.languages and language not in rule.languages:
+            continue
+        if rule.reasons and interaction.reason not in rule.reasons:
+            continue
+        if rule.contact_field and str(contact.custom_fields.get(rule.contact_field, "")) != (
+            rule.contact_value
+        ):
+            continue
+        if rule.targets.all():
+            return rule
+    return None
+
+
+@transaction.atomic
+def interaction_route_by_rules(*, interaction: Interaction, actor=None) -> RoutingRule | None:
+    """Enqueue by the first matching rule's first target (None: no rule matched, nothing done)."""
+    rule = routing_rule_match(interaction=interaction)
+    if rule is None:
+        return None
+    target = rule.targets.all()[0]
+    interaction.data = {**interaction.data, "rule": rule.pk, "target": 0}
+    interaction.priority += target.priority
+    interaction.save(update_fields=["data", "priority"])
+    event_record(
+        organization=interaction.organization,
+        type="interaction.rule_matched",
+        interaction=interaction,
+        actor=actor,
+        data={"rule": rule.pk, "name": rule.name, "queue": target.queue_id},
+    )
+    interaction_enqueue(interaction=interaction, queue=target.queue, actor=actor)
+    return rule
+
+
+def rules_advance_targets(*, now=None) -> int:
+    """Interactions that waited past their rule target's timeout move to the next target."""
+    now = now or timezone.now()
+    moved = 0
+    waiting = Interaction.objects.filter(state=State.QUEUED, data__has_key="rule").select_related(
+        "queue"
+    )
+    for interaction in waiting[:500]:
+        rule = RoutingRule.objects.filter(pk=interaction.data["rule"]).prefetch_related("targets")
+        rule = rule.first()
+        if rule is None:
+            continue
+        targets = list(rule.targets.all())
+        index = interaction.data.get("target", 0)
+        current = targets[index] if index < len(targets) else None
+        if current is None or current.timeout_seconds is None or index + 1 >= len(targets):
+            continue
+        since = _target_since(interaction)
+        if (now - since).total_seconds() < current.timeout_seconds:
+            continue
+        with transaction.atomic():
+            nxt = targets[index + 1]
+            interaction.data = {**interaction.data, "target": index + 1}
+            interaction.save(update_fields=["data"])
+            interaction_move(interaction=interaction, queue=nxt.queue, reason="rule_next_target")
+        moved += 1
+    return moved
+
+
+def _target_since(interaction: Interaction):
+    """When the interaction arrived in its current target (its last move, else its queuing)."""
+    last_move = (
+        interaction.events.filter(type__in=["interaction.rule_next_target", "interaction.moved"])
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    return last_move or interaction.queued_at or interaction.created_at

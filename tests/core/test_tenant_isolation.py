@@ -297,7 +297,7 @@ def _admin_object(model, org, owner):
     from apps.campaigns.models import Campaign
     from apps.flows.models import Flow
     from apps.interactions.services import event_record
-    from apps.queues.models import AgentSkill, BusinessHours
+    from apps.queues.models import AgentSkill, BusinessHours, RoutingRule
     from tests.factories import (
         ApiKeyFactory,
         CompanyFactory,
@@ -333,6 +333,7 @@ def _admin_object(model, org, owner):
         "Presence": _presence,
         "Offer": _offer,
         "Callback": _callback,
+        "RoutingRule": lambda o, _: RoutingRule.objects.create(organization=o, name="Alpha rule"),
         "BusinessHours": lambda o, _: BusinessHours.objects.create(
             organization=o, name="Alpha hours"
         ),
