@@ -18,9 +18,14 @@ _AUTHOR = {"contact": Message.Author.CONTACT, "agent": Message.Author.AGENT}
 
 def _play(interaction: Interaction, row: dict, agent: User | None, start) -> None:
     """Walk the interaction through its life as it happened ``start`` ago."""
+    from apps.queues.services import interaction_enqueue
+
     final = row.get("state", State.CLOSED)
     if final == State.NEW:
         pass
+    elif final == State.QUEUED and interaction.queue_id:
+        # Waiting now: through the real enqueue, so it has its place in line.
+        interaction_enqueue(interaction=interaction, queue=interaction.queue)
     elif final in (State.QUEUED, State.ABANDONED):
         services.interaction_transition(interaction=interaction, to=State.QUEUED, at=start)
         if final == State.ABANDONED:
@@ -59,6 +64,45 @@ def _play(interaction: Interaction, row: dict, agent: User | None, start) -> Non
         )
 
 
+def _demo_routing(*, organization: Organization, queues: dict, data: dict) -> None:
+    """Every agent in every queue (offline until they sign in), skills, and a VIP rule."""
+    from apps.queues.models import AgentSkill, QueueMember, RoutingRule, RoutingTarget, Skill
+    from apps.queues.services import presence_get
+
+    agents = list(User.objects.filter(organization=organization, groups__name="Agent"))
+    for queue in queues.values():
+        for order, agent in enumerate(agents):
+            QueueMember.objects.get_or_create(
+                organization=organization, queue=queue, agent=agent, defaults={"order": order}
+            )
+    for agent in agents:
+        presence_get(agent=agent)
+    for skill_name, levels in data.get("skills", {}).items():
+        skill, _created = Skill.objects.get_or_create(organization=organization, name=skill_name)
+        for username, level in levels.items():
+            agent = User.objects.filter(organization=organization, username=username).first()
+            if agent:
+                AgentSkill.objects.get_or_create(
+                    organization=organization, agent=agent, skill=skill, defaults={"level": level}
+                )
+    for order, rule in enumerate(data.get("rules", [])):
+        created = RoutingRule.objects.create(
+            organization=organization,
+            name=rule["name"],
+            order=order,
+            channels=rule.get("channels", []),
+            tiers=rule.get("tiers", []),
+            languages=rule.get("languages", []),
+        )
+        for index, target in enumerate(rule["targets"]):
+            RoutingTarget.objects.create(
+                rule=created,
+                order=index,
+                queue=queues[target["queue"]],
+                timeout_seconds=target.get("timeout_seconds"),
+            )
+
+
 @transaction.atomic
 def demo_crm_load(*, organization: Organization, data: dict) -> int:
     """Returns how many demo contacts were created (0 when they exist already)."""
@@ -72,6 +116,7 @@ def demo_crm_load(*, organization: Organization, data: dict) -> int:
         name: Queue.objects.get_or_create(organization=organization, name=name)[0]
         for name in data.get("queues", [])
     }
+    _demo_routing(organization=organization, queues=queues, data=data)
     for row in data.get("dispositions", []):
         Disposition.objects.get_or_create(organization=organization, code=row["code"], defaults=row)
     now = timezone.now()
