@@ -28,6 +28,7 @@ router.register("reason-codes", queues_api.ReasonCodeViewSet, basename="reason-c
 router.register("presence", queues_api.PresenceViewSet, basename="presence")
 router.register("offers", queues_api.OfferViewSet, basename="offer")
 router.register("callbacks", queues_api.CallbackViewSet, basename="callback")
+router.register("routing-rules", queues_api.RoutingRuleViewSet, basename="routing-rule")
 router.register("webhooks", integrations_api.WebhookEndpointViewSet, basename="webhook")
 router.register(
     "webhook-deliveries", integrations_api.WebhookDeliveryViewSet, basename="webhook-delivery"

@@ -16,6 +16,8 @@ from apps.queues.models import (
     Queue,
     QueueMember,
     ReasonCode,
+    RoutingRule,
+    RoutingTarget,
     Skill,
 )
 
@@ -347,3 +349,84 @@ class CallbackViewSet(
             keep_place=data.get("keep_place", False),
             actor=self.request.user,
         )
+
+
+class RoutingTargetSerializer(serializers.Serializer):
+    queue = serializers.IntegerField()
+    priority = serializers.IntegerField(required=False, default=0)
+    timeout_seconds = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+
+
+class RoutingRuleSerializer(serializers.ModelSerializer):
+    targets = RoutingTargetSerializer(many=True, write_only=True, help_text="Tried in this order.")
+
+    class Meta:
+        model = RoutingRule
+        fields = [
+            "id",
+            "name",
+            "order",
+            "is_active",
+            "channels",
+            "tiers",
+            "languages",
+            "reasons",
+            "contact_field",
+            "contact_value",
+            "targets",
+        ]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["targets"] = [
+            {"queue": t.queue_id, "priority": t.priority, "timeout_seconds": t.timeout_seconds}
+            for t in instance.targets.all()
+        ]
+        return data
+
+    def validate_targets(self, targets):
+        if not targets:
+            raise serializers.ValidationError("A rule needs at least one target.")
+        organization = self.context["request"].organization
+        for target in targets:
+            target["queue"] = of_organization(Queue, organization, target["queue"], "targets")
+        return targets
+
+    def validate(self, attrs):
+        for name in ("channels", "tiers", "languages", "reasons"):
+            value = attrs.get(name, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise serializers.ValidationError({name: "A list of strings."})
+        return attrs
+
+
+class RoutingRuleViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
+    """Ordered filters: the first active matching rule sends the interaction to its targets."""
+
+    queryset = RoutingRule.objects.none()
+    serializer_class = RoutingRuleSerializer
+
+    def get_queryset(self):
+        return RoutingRule.objects.for_organization(self.request.organization).prefetch_related(
+            "targets"
+        )
+
+    @transaction.atomic
+    def perform_create(self, serializer):
+        targets = serializer.validated_data.pop("targets")
+        rule = serializer.save(organization=self.request.organization)
+        _set_targets(rule, targets)
+
+    @transaction.atomic
+    def perform_update(self, serializer):
+        targets = serializer.validated_data.pop("targets", None)
+        rule = serializer.save()
+        if targets is not None:
+            _set_targets(rule, targets)
+
+
+def _set_targets(rule: RoutingRule, targets: list[dict]) -> None:
+    RoutingTarget.objects.filter(rule=rule).delete()
+    RoutingTarget.objects.bulk_create(
+        RoutingTarget(rule=rule, order=i, **target) for i, target in enumerate(targets)
+    )

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import pgettext
 
 from apps.queues.models import BusinessHours, BusinessHoursPeriod, Queue
 
@@ -215,7 +215,7 @@ def hours_describe(*, hours: BusinessHours) -> list[tuple[str, str]]:
     """
     labels = dict(BusinessHoursPeriod._meta.get_field("weekday").choices)
     periods = _load_periods(hours)
-    closed = gettext("Closed")
+    closed = pgettext("business hours", "Closed")
     return [
         (
             str(label),

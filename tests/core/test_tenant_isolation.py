@@ -128,6 +128,12 @@ def _callback(org, owner):
     )
 
 
+def _rule(org, owner):
+    from apps.queues.models import RoutingRule
+
+    return RoutingRule.objects.create(organization=org, name=f"{org.slug} rule")
+
+
 def _disposition(org, owner):
     return DispositionFactory(organization=org, name=f"{org.slug} outcome")
 
@@ -180,6 +186,7 @@ OBJECT_CASES = [
     Case("api:offer-accept", _offer, methods=("post",), api=True),
     Case("api:offer-reject", _offer, methods=("post",), api=True),
     Case("api:callback-detail", _callback, api=True),
+    Case("api:routing-rule-detail", _rule, methods=("get", "put", "patch", "delete"), api=True),
 ]
 
 LIST_CASES = [
@@ -199,6 +206,7 @@ LIST_CASES = [
     ("api:presence-list", _presence, lambda obj: f'"agent":{obj.agent_id},'),
     ("api:offer-list", _offer, lambda obj: f'"id":{obj.pk},'),
     ("api:callback-list", _callback, lambda obj: f'"id":{obj.pk},'),
+    ("api:routing-rule-list", _rule, lambda obj: obj.name),
 ]
 
 
@@ -297,7 +305,7 @@ def _admin_object(model, org, owner):
     from apps.campaigns.models import Campaign
     from apps.flows.models import Flow
     from apps.interactions.services import event_record
-    from apps.queues.models import AgentSkill, BusinessHours, RoutingRule
+    from apps.queues.models import AgentSkill, BusinessHours
     from tests.factories import (
         ApiKeyFactory,
         CompanyFactory,
@@ -333,7 +341,7 @@ def _admin_object(model, org, owner):
         "Presence": _presence,
         "Offer": _offer,
         "Callback": _callback,
-        "RoutingRule": lambda o, _: RoutingRule.objects.create(organization=o, name="Alpha rule"),
+        "RoutingRule": _rule,
         "BusinessHours": lambda o, _: BusinessHours.objects.create(
             organization=o, name="Alpha hours"
         ),

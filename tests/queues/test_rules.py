@@ -136,3 +136,31 @@ def test_enqueue_without_a_queue_follows_the_rules(agent_a, api_client):
     )
     refused = api_client.post(reverse("api:interaction-enqueue", args=[mail.pk]))
     assert refused.status_code == 400 and "routing rule" in refused.json()["detail"]
+
+
+def test_rules_through_the_api(supervisor_a, admin_b, api_client):
+    org = supervisor_a.organization
+    first, second = QueueFactory(organization=org), QueueFactory(organization=org)
+    api_client.force_authenticate(supervisor_a)
+    created = api_client.post(
+        reverse("api:routing-rule-list"),
+        {
+            "name": "Gold",
+            "tiers": ["gold"],
+            "targets": [{"queue": first.pk, "timeout_seconds": 30}, {"queue": second.pk}],
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    assert [t["queue"] for t in created.json()["targets"]] == [first.pk, second.pk]
+    foreign = QueueFactory(organization=admin_b.organization)
+    refused = api_client.post(
+        reverse("api:routing-rule-list"),
+        {"name": "X", "targets": [{"queue": foreign.pk}]},
+        format="json",
+    )
+    assert refused.status_code == 400
+    empty = api_client.post(
+        reverse("api:routing-rule-list"), {"name": "Y", "targets": []}, format="json"
+    )
+    assert empty.status_code == 400
