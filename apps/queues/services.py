@@ -8,6 +8,7 @@ run at once.
 """
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -174,8 +175,39 @@ def _route_now(interaction_id: int) -> None:
     route_interaction(interaction_id=interaction_id)
 
 
+_pending_queue_updates = threading.local()
+
+
 def _publish_queue(queue: Queue) -> None:
-    publish(group=queue_group(queue.pk), event="queue.updated", data={"queue": queue.pk})
+    """After commit, one live summary per queue touched (however often it was touched)."""
+    pending = getattr(_pending_queue_updates, "ids", None)
+    if pending is None:
+        pending = _pending_queue_updates.ids = set()
+    pending.add(queue.pk)
+    transaction.on_commit(_flush_queue_updates)
+
+
+def _flush_queue_updates() -> None:
+    pending = getattr(_pending_queue_updates, "ids", set())
+    _pending_queue_updates.ids = set()
+    for queue_id in pending:
+        publish(
+            group=queue_group(queue_id), event="queue.updated", data=queue_live_summary(queue_id)
+        )
+
+
+def queue_live_summary(queue_id: int) -> dict:
+    """Waiting, ringing and longest wait of a queue, in one query (for live pages)."""
+    from django.db.models import Count, Min
+
+    row = Interaction.objects.filter(queue_id=queue_id).aggregate(
+        waiting=Count("id", filter=Q(state=State.QUEUED)),
+        offered=Count("id", filter=Q(state=State.OFFERED)),
+        oldest=Min("queued_at", filter=Q(state=State.QUEUED)),
+    )
+    oldest = row.pop("oldest")
+    longest = (timezone.now() - oldest).total_seconds() if oldest else 0
+    return {"queue": queue_id, **row, "longest_wait_seconds": round(longest)}
 
 
 # --- Eligibility and scoring ---------------------------------------------------------------

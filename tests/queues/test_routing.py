@@ -290,3 +290,22 @@ def test_timed_out_interaction_goes_to_the_next_agent(queue):
     assert _offered_to(interaction) == [absent.pk]
     services.offers_expire_due(now=timezone.now() + timedelta(seconds=21))
     assert _offered_to(interaction) == [present.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_queue_group_receives_one_live_summary_per_change():
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from apps.accounts.services import roles_sync
+    from apps.core.realtime import queue_group
+
+    roles_sync()
+    queue = QueueFactory()
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(queue_group(queue.pk), channel)
+    _enqueue(queue)  # nobody available: it waits
+    message = async_to_sync(layer.receive)(channel)
+    assert message["type"] == "queue.updated"
+    assert (message["data"]["waiting"], message["data"]["offered"]) == (1, 0)
