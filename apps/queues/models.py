@@ -170,7 +170,11 @@ class Queue(TenantModel, TimeStampedModel):
         max_length=10, choices=WhenClosed.choices, default=WhenClosed.WAIT
     )
     preferred_agent_seconds = models.PositiveIntegerField(
-        default=30, help_text=_("How long the customer's last agent is waited for before others.")
+        default=0,
+        help_text=_(
+            "How long the customer's last agent, when at work, is waited for before others "
+            "(0: not at all)."
+        ),
     )
     relax_skills_after_seconds = models.PositiveIntegerField(
         null=True,

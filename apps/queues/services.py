@@ -364,8 +364,8 @@ def _offer_best(*, interaction: Interaction, now) -> list[Offer]:
     waited = (now - (interaction.queued_at or now)).total_seconds()
     preferred = interaction.preferred_agent_id
     note = ""
-    if preferred and waited < queue.preferred_agent_seconds:
-        # The customer's last agent is waited for a while before anyone else.
+    if preferred and waited < queue.preferred_agent_seconds and _working(preferred):
+        # The customer's last agent, at work but busy, is waited for a while before others.
         candidates = [c for c in candidates if c.agent_id == preferred]
         note = "waiting for the preferred agent"
     ranked = rank_candidates(strategy=queue.strategy, candidates=candidates)
@@ -398,6 +398,12 @@ def _offer_best(*, interaction: Interaction, now) -> list[Offer]:
     else:
         logger.info("routing.no_agent", extra={"interaction": interaction.pk})
     return offers
+
+
+def _working(agent_id: int) -> bool:
+    return Presence.objects.filter(
+        agent_id=agent_id, status__in=[PresenceStatus.AVAILABLE, PresenceStatus.WRAP_UP]
+    ).exists()
 
 
 def _try_offer(*, interaction: Interaction, candidate: Candidate, why: dict, now) -> Offer | None:

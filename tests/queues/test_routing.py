@@ -238,7 +238,7 @@ def test_expired_offer_cannot_be_accepted(queue):
 def test_preferred_agent_is_waited_for_then_others(queue):
     queue.preferred_agent_seconds = 60
     queue.save()
-    usual = agent_in_queue(queue, status=PresenceStatus.AWAY)
+    usual = agent_in_queue(queue, status=PresenceStatus.WRAP_UP)  # at work, busy
     other = agent_in_queue(queue)
     contact = ContactFactory(organization=queue.organization)
     InteractionFactory(contact=contact, state=State.CLOSED, assigned_agent=usual)
@@ -309,3 +309,15 @@ def test_queue_group_receives_one_live_summary_per_change():
     message = async_to_sync(layer.receive)(channel)
     assert message["type"] == "queue.updated"
     assert (message["data"]["waiting"], message["data"]["offered"]) == (1, 0)
+
+
+def test_an_absent_preferred_agent_is_not_waited_for(queue):
+    queue.preferred_agent_seconds = 60
+    queue.save()
+    usual = agent_in_queue(queue, status=PresenceStatus.OFFLINE)
+    other = agent_in_queue(queue)
+    contact = ContactFactory(organization=queue.organization)
+    InteractionFactory(contact=contact, state=State.CLOSED, assigned_agent=usual)
+    interaction = InteractionFactory(contact=contact)
+    services.interaction_enqueue(interaction=interaction, queue=queue)
+    assert _offered_to(interaction) == [other.pk]
