@@ -16,12 +16,14 @@ fi
 # honcho sets PORT per process (foreman style), so the web port travels as WEB_PORT.
 export WEB_PORT="$PORT" HOST
 
-python manage.py migrate --noinput
-python manage.py collectstatic --noinput -v0
+# Set-up runs before Redis is up: it needs no real time (nobody is connected yet).
+setup() { env -u REDIS_URL CELERY_TASK_ALWAYS_EAGER=true python manage.py "$@"; }
+setup migrate --noinput
+setup collectstatic --noinput -v0
 # Demo organizations and their public passwords belong to the embedded mode only: never load
 # them into a real database unless asked (CC_DEMO=1).
 if [ -z "${DATABASE_URL:-}" ] || [ "${CC_DEMO:-0}" = "1" ]; then
-  python manage.py load_demo --url "http://${HOST}:${PORT}/"
+  setup load_demo --url "http://${HOST}:${PORT}/"
 else
   echo "DATABASE_URL is set: no demo data (CC_DEMO=1 loads it anyway). Sign in at http://${HOST}:${PORT}/"
 fi
