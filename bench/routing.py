@@ -1,13 +1,15 @@
 """Routing benchmark on PostgreSQL: decisions per second and enqueue→offer latency.
 
 N agents in Q queues (skills, a mix of strategies, capacity per channel kind) receive M
-interactions from P concurrent producer threads. Each producer opens an interaction and enqueues
-it through the real services (``interaction_create`` then ``interaction_enqueue``, which routes
-inline): the time of the ``interaction_enqueue`` call is the enqueue→offer latency. Consumer
-threads accept and close every offer (``offer_accept`` then ``interaction_close``), which frees
-capacity and, through ``agent_released``, places what waits in the agents' queues, so the
-system runs in a steady state rather than filling up. A monitor thread counts, several times a
-second, the busy interactions of every agent per capacity kind.
+interactions from P concurrent producers (threads; forked processes with ``--processes``). Each
+producer opens an interaction and enqueues it through the real services (``interaction_create``
+then ``interaction_enqueue``, which routes inline): the time of the ``interaction_enqueue``
+call is the enqueue→offer latency. Consumer threads accept and close every offer
+(``offer_accept`` then ``interaction_close``), which frees capacity and, through
+``agent_released``, places what waits in the agents' queues, so agents keep taking work instead
+of all filling up (when consumers fall behind, enqueues that find nobody free are counted
+apart). A monitor thread counts, ten times a second, the busy interactions of every agent per
+capacity kind.
 
 Baseline, measured in the same run on the same server: the rate of a plain transaction that
 updates one row, ``UPDATE bench_counter SET n = n + 1 WHERE id = <random of 1000>``, by the real
@@ -20,7 +22,7 @@ with ``CELERY_TASK_ALWAYS_EAGER=true`` and no ``REDIS_URL``: real-time events go
 in-memory channel layer, and the offer-timeout task runs inline at commit (before its deadline,
 so it does nothing but look).
 
-    .venv/bin/python bench/routing.py --quick      # well under a minute
+    .venv/bin/python bench/routing.py --quick      # under a minute
     .venv/bin/python bench/routing.py              # 200 agents × 50 queues, 5,000 interactions
     .venv/bin/python bench/routing.py --profile    # one producer: queries per enqueue, hotspots
 
@@ -35,6 +37,7 @@ never because of a time.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import re
@@ -96,6 +99,20 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
 
 
+def code_version() -> str:
+    """The commit measured, and whether application code differs from it."""
+
+    def git(*args: str) -> str:
+        proc = subprocess.run(
+            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
+        )
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", "apps", "contactcenter")
+    return f"{head}{' + uncommitted changes in apps/' if dirty else ''}"
+
+
 def recreate_database(admin_url: str, name: str, *, drop_only: bool = False) -> None:
     import psycopg
     from psycopg import sql
@@ -118,6 +135,8 @@ def django_setup(bench_url: str, log_level: str) -> None:
     from django.core.management import call_command
 
     django.setup()
+    # Eager Celery still builds a producer for the "memory://" broker, which warns once per thread.
+    logging.getLogger("kombu.connection").setLevel(logging.ERROR)
     call_command("migrate", verbosity=0)
 
 
@@ -643,11 +662,13 @@ def run(args, center: Center) -> dict:
     mstats = MonitorStats()
     results = [ProducerResult() for _ in range(args.producers)]
     consumers = [
-        threading.Thread(target=consumer, args=(i, args.consumers, center, stop_consumers, s))
+        threading.Thread(
+            target=consumer, args=(i, args.consumers, center, stop_consumers, s), daemon=True
+        )
         for i, s in enumerate(cstats)
     ]
     mon = threading.Thread(
-        target=monitor, args=(center, stop_monitor, mstats, args.monitor_interval)
+        target=monitor, args=(center, stop_monitor, mstats, args.monitor_interval), daemon=True
     )
     cpu_before = cpu_snapshot()
     if args.processes:
@@ -675,7 +696,9 @@ def run(args, center: Center) -> dict:
     else:
         barrier = threading.Barrier(args.producers, timeout=300)
         producers = [
-            threading.Thread(target=producer, args=(i, per[i], center, args.seed, barrier, r))
+            threading.Thread(
+                target=producer, args=(i, per[i], center, args.seed, barrier, r), daemon=True
+            )
             for i, r in enumerate(results)
         ]
         for t in [*consumers, mon, *producers]:
@@ -716,9 +739,10 @@ def profile(args, center: Center) -> None:
 
     from apps.accounts.models import Organization
     from apps.contacts.models import Contact
-    from apps.interactions.services import interaction_create
-    from apps.queues.models import Queue
-    from apps.queues.services import interaction_enqueue
+    from apps.interactions.models import Interaction
+    from apps.interactions.services import interaction_close, interaction_create
+    from apps.queues.models import Offer, Queue
+    from apps.queues.services import interaction_enqueue, offer_accept
 
     record_routing()
     rng = random.Random(args.seed)
@@ -771,6 +795,30 @@ def profile(args, center: Center) -> None:
             # COMMIT does not go through execute(): no time of its own.
             spent = next(timings)[0] * 1000 if not sql.startswith(("COMMIT", "BEGIN")) else 0
             print(f"  {i:2d} {spent:6.2f} ms  {sql[:120]}")
+
+    # The consumer's side: accept and close one call while other calls wait in its queue.
+    target = queues[2]
+    for _ in range(60):  # more voice calls than the queue's members can take (voice: 1 each)
+        one(target, "voice")
+    offer = (
+        Offer.objects.filter(queue=target, status=Offer.Status.PENDING)
+        .select_related("agent", "interaction__organization")
+        .first()
+    )
+    waiting = Interaction.objects.filter(queue=target, state="queued").count()
+    with CaptureQueriesContext(connection) as accepted:
+        offer_accept(offer=offer, agent=offer.agent)
+    before, t = len(calls), time.perf_counter()
+    with CaptureQueriesContext(connection) as closed:
+        interaction_close(interaction=offer.interaction, actor=offer.agent)
+    took, attempts = time.perf_counter() - t, calls[before:]
+    print(
+        f"\nconsumer, {waiting} calls waiting: offer_accept {len(accepted)} queries; "
+        f"interaction_close {len(closed)} queries in {took * 1000:.1f} ms, of which "
+        f"agent_released made {len(attempts)} routing attempts "
+        f"({sum(1 for n in attempts if n)} offered) in the agent's "
+        f"{Queue.objects.filter(memberships__agent=offer.agent).count()} queues"
+    )
 
     work = [
         (rng.choice(queues), rng.choices(list(CHANNEL_WEIGHTS), list(CHANNEL_WEIGHTS.values()))[0])
@@ -851,7 +899,7 @@ def parse_args(argv=None):
     parser.add_argument("--db-name", default="contactcenter_bench")
     parser.add_argument("--log-level", default="WARNING", help="the app's LOG_LEVEL")
     parser.add_argument(
-        "--quick", action="store_true", help="40 agents, 10 queues, 500 interactions"
+        "--quick", action="store_true", help="40 agents, 10 queues, 300 interactions"
     )
     parser.add_argument(
         "--profile",
@@ -862,8 +910,8 @@ def parse_args(argv=None):
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args(argv)
     if args.quick:
-        args.agents, args.queues, args.interactions = 40, 10, 500
-        args.contacts, args.baseline_seconds = 500, 3
+        args.agents, args.queues, args.interactions = 40, 10, 300
+        args.contacts, args.baseline_seconds = 300, 3
     return args
 
 
@@ -896,9 +944,9 @@ def main(argv=None) -> int:
         py_tps = baseline_psycopg(bench_url, args.producers, min(args.baseline_seconds, 5))
         if plain_tps is None:
             plain_tps, baseline_kind = py_tps, "psycopg threads"
-        load = os.getloadavg()[0]
+        load, code = os.getloadavg()[0], code_version()
         out = run(args, center)
-        out["load"] = load
+        out["load"], out["code"] = load, code
         checks = verify(center)
         elapsed = time.perf_counter() - wall
         status = report(args, out, checks, plain_tps, baseline_kind, py_tps, setup_s, elapsed)
@@ -937,6 +985,7 @@ def report(args, out, checks, plain_tps, baseline_kind, py_tps, setup_s, elapsed
         return percentile(values, p) * 1000
 
     rows = [
+        ("code", out["code"]),
         (
             "agents × queues (queues/agent)",
             f"{args.agents} × {args.queues} ({args.queues_per_agent})",
@@ -970,7 +1019,8 @@ def report(args, out, checks, plain_tps, baseline_kind, py_tps, setup_s, elapsed
         ("interaction_create ms p50/p99", f"{ms(creates, 50):.1f} / {ms(creates, 99):.1f}"),
         (
             "queries per create+enqueue",
-            f"{queries / done:.1f} (waiting on the database: {query_s / busy_s:.0%} of the time)"
+            f"{queries / done:.1f} (inside execute(): {query_s / busy_s:.0%} of the time"
+            f"{', GIL waits included' if not args.processes else ''})"
             if busy_s
             else "-",
         ),
@@ -1012,10 +1062,13 @@ def report(args, out, checks, plain_tps, baseline_kind, py_tps, setup_s, elapsed
     print(
         f"routing: decisions_per_s={rate:.0f} p50_ms={ms(latencies, 50):.1f} "
         f"p99_ms={ms(latencies, 99):.1f} double_offers={checks['double_offers']} "
-        f"over_capacity={over} pgbench_ratio={ratio:.3f}"
+        f"over_capacity={over} pgbench_ratio={ratio:.4f}"
     )
     return 1 if checks["double_offers"] or over or checks["offers_to_non_members"] else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # the bench database is dropped on the way out
+        sys.exit(130)
