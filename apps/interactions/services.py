@@ -230,9 +230,14 @@ def interaction_transition(
     actor=None,
     data: Mapping[str, Any] | None = None,
     at=None,
+    locked: bool = False,
 ) -> Interaction:
-    """Move an interaction to another state; an illegal move raises and changes nothing."""
-    _locked(interaction)
+    """Move an interaction to another state; an illegal move raises and changes nothing.
+
+    ``locked``: the caller already holds the row lock in this transaction, with fresh values.
+    """
+    if not locked:
+        _locked(interaction)
     source = interaction.state
     if to not in TRANSITIONS.get(source, ()):
         raise IllegalTransition(

@@ -60,10 +60,13 @@ TIER_PRIORITY = {Tier.STANDARD: 0, Tier.SILVER: 5, Tier.GOLD: 15, Tier.VIP: 1000
 MISSED_OFFER_REASON = "Missed offer"
 
 
-def _skip_locked() -> dict:
+def _skip_locked(*, of_self: bool = False) -> dict:
     # PostgreSQL lets concurrent routers pass over rows another router holds; SQLite has no row
-    # locks (its IMMEDIATE transactions serialise writers instead).
-    return {"skip_locked": True} if connection.features.has_select_for_update_skip_locked else {}
+    # locks (its IMMEDIATE transactions serialise writers instead). ``of_self``: lock only the
+    # main table's row, not the rows select_related joins in.
+    if not connection.features.has_select_for_update_skip_locked:
+        return {}
+    return {"skip_locked": True, **({"of": ("self",)} if of_self else {})}
 
 
 def channels_of_kind(kind: str) -> list[str]:
@@ -108,7 +111,7 @@ def interaction_enqueue(
         interaction.queued_at = keep_place_since
     since = keep_place_since or interaction.queued_at or now
     interaction.routing_rank = _rank(since=since, priority=points)
-    if interaction.preferred_agent_id is None:
+    if interaction.preferred_agent_id is None and queue.preferred_agent_seconds:
         interaction.preferred_agent_id = _last_agent_id(interaction)
     interaction.save(
         update_fields=["queue", "priority", "routing_rank", "preferred_agent", "queued_at"]
@@ -264,16 +267,19 @@ def eligible_candidates(*, interaction: Interaction, queue: Queue, now=None) -> 
     now = now or timezone.now()
     kind = CAPACITY_KIND[interaction.channel]
     declined = set(interaction.data.get("declined_by", []))
-    members = {
-        m.agent_id: m.order
-        for m in QueueMember.objects.filter(queue=queue).only("agent_id", "order")
-    }
+    members = dict(
+        QueueMember.objects.filter(queue=queue).order_by().values_list("agent_id", "order")
+    )
     presences = list(
         Presence.objects.filter(
             agent_id__in=members, status=PresenceStatus.AVAILABLE, agent__is_active=True
-        ).select_related("agent__agent_profile")
+        )
+        .order_by()
+        .values_list(
+            "pk", "agent_id", "idle_since", "last_offer_at", "agent__agent_profile__capacity"
+        )
     )
-    agent_ids = [p.agent_id for p in presences if p.agent_id not in declined]
+    agent_ids = [p[1] for p in presences if p[1] not in declined]
     if not agent_ids:
         return []
     waited = (now - (interaction.queued_at or now)).total_seconds()
@@ -285,12 +291,10 @@ def eligible_candidates(*, interaction: Interaction, queue: Queue, now=None) -> 
         skills.setdefault(row[0], {})[row[1]] = row[2]
     of_kind, total = _loads(agent_ids, kind)
     candidates = []
-    for presence in presences:
-        agent_id = presence.agent_id
+    for presence_id, agent_id, idle_since, last_offer_at, capacities in presences:
         if agent_id in declined:
             continue
-        profile = getattr(presence.agent, "agent_profile", None)
-        capacity = int((profile.capacity if profile else {}).get(kind, 0))
+        capacity = int((capacities or {}).get(kind, 0))
         if of_kind[agent_id] >= capacity:
             continue
         have = skills.get(agent_id, {})
@@ -301,14 +305,14 @@ def eligible_candidates(*, interaction: Interaction, queue: Queue, now=None) -> 
         candidates.append(
             Candidate(
                 agent_id=agent_id,
-                presence_id=presence.pk,
+                presence_id=presence_id,
                 load=of_kind[agent_id],
                 capacity=capacity,
                 total_load=total[agent_id],
                 skill_score=sum(have.get(s, 0) for s in required),
                 skill_tier=tier,
-                idle_since=presence.idle_since,
-                last_offer_at=presence.last_offer_at,
+                idle_since=idle_since,
+                last_offer_at=last_offer_at,
                 order=members[agent_id],
             )
         )
@@ -345,13 +349,13 @@ def route_interaction(*, interaction_id: int, now=None) -> list[Offer]:
     """
     with transaction.atomic():
         interaction = (
-            Interaction.objects.select_for_update(**_skip_locked())
+            Interaction.objects.select_for_update(**_skip_locked(of_self=True))
+            .select_related("queue", "contact", "organization")
             .filter(pk=interaction_id, state=State.QUEUED, queue__isnull=False)
             .first()
         )
         if interaction is None:  # taken by another router, or no longer waiting
             return []
-        interaction = Interaction.objects.select_related("queue", "contact").get(pk=interaction.pk)
         now = now or timezone.now()
         if not queue_is_open(queue=interaction.queue, at=now):
             return []  # closed: it waits for the opening
@@ -385,15 +389,16 @@ def _offer_best(*, interaction: Interaction, now) -> list[Offer]:
             if not ring_all:
                 break
     if offers:
+        if not ring_all:
+            interaction.assigned_agent_id = offers[0].agent_id
+            interaction.save(update_fields=["assigned_agent"])
         interaction_transition(
             interaction=interaction,
             to=State.OFFERED,
             data={"agents": [o.agent_id for o in offers], "why": why},
             at=now,
+            locked=True,
         )
-        if not ring_all:
-            interaction.assigned_agent_id = offers[0].agent_id
-            interaction.save(update_fields=["assigned_agent"])
         _publish_queue(queue)
     else:
         logger.info("routing.no_agent", extra={"interaction": interaction.pk})
@@ -463,12 +468,57 @@ def route_queue(*, queue: Queue, limit: int = 100) -> int:
     return offered
 
 
-def route_agent_backlog(*, agent) -> int:
-    """An agent freed up: offer them what waits in their queues, best first."""
+def route_agent_backlog(*, agent, attempts: int = 10) -> int:
+    """An agent freed up: the best of what waits in their queues, on channels they have room
+    for, is routed (to them, most often) until they are full. One query finds it all."""
+    row = (
+        Presence.objects.filter(agent=agent, status=PresenceStatus.AVAILABLE)
+        .values_list("agent__agent_profile__capacity", flat=True)
+        .first()
+    )
+    if row is None:
+        return 0
+    capacities = row or {}
     offered = 0
-    for queue in Queue.objects.filter(memberships__agent=agent, is_active=True):
-        offered += route_queue(queue=queue, limit=20)
+    for _attempt in range(attempts):
+        free = _free_channels(agent.pk, capacities)
+        if not free:
+            break
+        waiting = (
+            Interaction.objects.filter(
+                queue__memberships__agent=agent,
+                queue__is_active=True,
+                state=State.QUEUED,
+                channel__in=free,
+            )
+            .order_by("routing_rank", "id")
+            .values_list("pk", flat=True)[:attempts]
+        )
+        placed = False
+        for interaction_id in waiting:
+            if route_interaction(interaction_id=interaction_id):
+                offered += 1
+                placed = True
+                break
+        if not placed:
+            break
     return offered
+
+
+def _free_channels(agent_id: int, capacities: dict) -> list[str]:
+    loads: dict[str, int] = {}
+    for channel in (
+        Interaction.objects.filter(assigned_agent_id=agent_id, state__in=BUSY_STATES)
+        .order_by()
+        .values_list("channel", flat=True)
+    ):
+        kind = CAPACITY_KIND.get(channel)
+        loads[kind] = loads.get(kind, 0) + 1
+    return [
+        channel
+        for channel, kind in CAPACITY_KIND.items()
+        if loads.get(kind, 0) < int(capacities.get(kind, 0))
+    ]
 
 
 # --- Offers ----------------------------------------------------------------------------------
