@@ -60,13 +60,19 @@ TIER_PRIORITY = {Tier.STANDARD: 0, Tier.SILVER: 5, Tier.GOLD: 15, Tier.VIP: 1000
 MISSED_OFFER_REASON = "Missed offer"
 
 
+def _of_self() -> dict:
+    """Lock only the main table's row: PostgreSQL refuses FOR UPDATE on an outer join's
+    nullable side, which select_related of a nullable foreign key produces."""
+    return {"of": ("self",)} if connection.features.has_select_for_update_of else {}
+
+
 def _skip_locked(*, of_self: bool = False) -> dict:
     # PostgreSQL lets concurrent routers pass over rows another router holds; SQLite has no row
     # locks (its IMMEDIATE transactions serialise writers instead). ``of_self``: lock only the
     # main table's row, not the rows select_related joins in.
     if not connection.features.has_select_for_update_skip_locked:
         return {}
-    return {"skip_locked": True, **({"of": ("self",)} if of_self else {})}
+    return {"skip_locked": True, **(_of_self() if of_self else {})}
 
 
 def channels_of_kind(kind: str) -> list[str]:
@@ -749,7 +755,9 @@ def interaction_force_assign(*, interaction: Interaction, agent, actor) -> Offer
     if agent.organization_id != interaction.organization_id:
         raise ValidationError({"agent": _("Not found.")})
     interaction = (
-        Interaction.objects.select_for_update().select_related("queue").get(pk=interaction.pk)
+        Interaction.objects.select_for_update(**_of_self())
+        .select_related("queue")
+        .get(pk=interaction.pk)
     )
     if interaction.state not in (State.QUEUED, State.OFFERED):
         raise ValidationError(_("Only a waiting interaction can be assigned."))
@@ -917,7 +925,7 @@ def callbacks_start_due(*, now=None) -> int:
     for callback_id in list(due.values_list("pk", flat=True)[:200]):
         with transaction.atomic():
             callback = (
-                Callback.objects.select_for_update(**_skip_locked())
+                Callback.objects.select_for_update(**_skip_locked(of_self=True))
                 .select_related("contact", "queue", "origin")
                 .filter(pk=callback_id, status=Callback.Status.SCHEDULED)
                 .first()
