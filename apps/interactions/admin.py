@@ -71,30 +71,11 @@ class InteractionAdmin(TenantAdmin):
     ]
     list_select_related = ["contact", "queue", "assigned_agent", "disposition"]
     date_hierarchy = "created_at"
+    # Every stored fact of the interaction, read-only (services keep the log consistent).
     readonly_fields = [
-        "channel",
-        "direction",
-        "state",
-        "contact",
-        "identity",
-        "queue",
-        "assigned_agent",
-        "campaign",
-        "flow",
-        "continues",
-        "subject",
-        "reason",
-        "priority",
-        "language",
-        "provider_ref",
-        "disposition",
-        "wrap_up_notes",
-        "data",
-        "created_at",
-        "queued_at",
-        "answered_at",
-        "ended_at",
-        "closed_at",
+        f.name
+        for f in Interaction._meta.concrete_fields
+        if f.name not in ("id", "organization", "updated_at")
     ]
     exclude = ["tags"]
     inlines = [MessageInline, NoteInline, OfferInline, EventInline]
