@@ -172,6 +172,13 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Routing: the request that queues an interaction places it at once (inline), and the router
+# process (``manage.py router``) places whatever waits, in batches. Off, only the router routes:
+# enqueue and release then cost a request no routing work (for high volumes).
+ROUTING_INLINE = env.bool("ROUTING_INLINE", default=True)
+# The router looks for work at least this often even without a wake-up (SQLite has no NOTIFY).
+ROUTER_IDLE_SECONDS = env.float("ROUTER_IDLE_SECONDS", default=1.0)
+
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -52,6 +52,43 @@ def _send(group: str, message: dict[str, Any]) -> None:
         logger.debug("realtime.published", extra={"group": group, "type": message["type"]})
 
 
+async def _send_all(layer, messages: list[tuple[str, dict[str, Any]]]) -> None:
+    import asyncio
+
+    results = await asyncio.gather(
+        *(layer.group_send(group, message) for group, message in messages), return_exceptions=True
+    )
+    for (group, message), result in zip(messages, results, strict=True):
+        if isinstance(result, Exception):
+            logger.error(
+                "realtime.publish_failed",
+                exc_info=result,
+                extra={"group": group, "type": message["type"]},
+            )
+
+
+def publish_many(messages: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """``publish`` for a batch of (group, event, data), sent together after commit.
+
+    One hop into the event loop for the whole batch, instead of one per message: what a router
+    placing hundreds of interactions a second needs.
+    """
+    batch = [(group, {"type": event, "data": data}) for group, event, data in messages]
+    if not batch:
+        return
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(_send_all)(layer, batch)
+        except Exception:
+            logger.exception("realtime.publish_failed", extra={"messages": len(batch)})
+
+    transaction.on_commit(send)
+
+
 def publish(*, group: str, event: str, data: dict[str, Any]) -> None:
     """Send ``event`` with ``data`` to ``group`` once the surrounding transaction commits."""
     message = {"type": event, "data": data}

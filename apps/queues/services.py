@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.db.models import Q
@@ -22,15 +23,14 @@ from apps.contacts.models import Tier
 from apps.core.realtime import agent_group, publish, queue_group
 from apps.interactions.models import Channel, Interaction, State
 from apps.interactions.services import event_record, interaction_transition
+from apps.queues import engine
 from apps.queues.hours import hours_next_opening, queue_is_open
 from apps.queues.models import (
-    AgentSkill,
     Callback,
     Offer,
     Presence,
     PresenceStatus,
     Queue,
-    QueueMember,
     ReasonCode,
     RoutingRule,
     Strategy,
@@ -58,21 +58,6 @@ BUSY_STATES = (State.OFFERED, State.ACTIVE, State.ON_HOLD, State.WRAP_UP)
 # Priority points (one point = one minute of waiting) by customer tier: VIPs go first.
 TIER_PRIORITY = {Tier.STANDARD: 0, Tier.SILVER: 5, Tier.GOLD: 15, Tier.VIP: 1000}
 MISSED_OFFER_REASON = "Missed offer"
-
-
-def _of_self() -> dict:
-    """Lock only the main table's row: PostgreSQL refuses FOR UPDATE on an outer join's
-    nullable side, which select_related of a nullable foreign key produces."""
-    return {"of": ("self",)} if connection.features.has_select_for_update_of else {}
-
-
-def _skip_locked(*, of_self: bool = False) -> dict:
-    # PostgreSQL lets concurrent routers pass over rows another router holds; SQLite has no row
-    # locks (its IMMEDIATE transactions serialise writers instead). ``of_self``: lock only the
-    # main table's row, not the rows select_related joins in.
-    if not connection.features.has_select_for_update_skip_locked:
-        return {}
-    return {"skip_locked": True, **(_of_self() if of_self else {})}
 
 
 def channels_of_kind(kind: str) -> list[str]:
@@ -179,20 +164,36 @@ def _last_agent_id(interaction: Interaction) -> int | None:
 
 
 def _route_now(interaction_id: int) -> None:
-    # Inline, in the caller's transaction: enqueue → offer costs no task hop, and the locks
-    # make it safe. The periodic sweep places whatever could not be placed now.
-    route_interaction(interaction_id=interaction_id)
+    """Place a waiting interaction: inline, in the caller's transaction (no task hop, the
+    engine's locks make it safe), unless a router process does it (ROUTING_INLINE off)."""
+    if settings.ROUTING_INLINE:
+        route_interaction(interaction_id=interaction_id)
+    routing_wake()
 
+
+def routing_wake() -> None:
+    """Tell the router process something changed (PostgreSQL NOTIFY, sent at commit; the
+    router also looks on its own every ``ROUTER_IDLE_SECONDS``)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, '')", [ROUTING_CHANNEL])
+
+
+ROUTING_CHANNEL = "cc_routing"
 
 _pending_queue_updates = threading.local()
 
 
 def _publish_queue(queue: Queue) -> None:
+    publish_queue_ids({queue.pk})
+
+
+def publish_queue_ids(queue_ids) -> None:
     """After commit, one live summary per queue touched (however often it was touched)."""
     pending = getattr(_pending_queue_updates, "ids", None)
     if pending is None:
         pending = _pending_queue_updates.ids = set()
-    pending.add(queue.pk)
+    pending.update(queue_ids)
     transaction.on_commit(_flush_queue_updates)
 
 
@@ -246,85 +247,6 @@ class Candidate:
         }
 
 
-def _loads(agent_ids: list[int], kind: str) -> tuple[dict[int, int], dict[int, int]]:
-    """Per agent: interactions of this capacity kind they hold, and of every kind."""
-    busy = Interaction.objects.filter(
-        assigned_agent_id__in=agent_ids, state__in=BUSY_STATES
-    ).values_list("assigned_agent_id", "channel")
-    of_kind: dict[int, int] = dict.fromkeys(agent_ids, 0)
-    total: dict[int, int] = dict.fromkeys(agent_ids, 0)
-    for agent_id, channel in busy:
-        total[agent_id] += 1
-        if CAPACITY_KIND.get(channel) == kind:
-            of_kind[agent_id] += 1
-    return of_kind, total
-
-
-def _required_skills(queue: Queue, waited: float) -> dict[int, int]:
-    """Skill id → minimum level; after the relax delay, having the skill is enough."""
-    relaxed = queue.relax_skills_after_seconds is not None and (
-        waited >= queue.relax_skills_after_seconds
-    )
-    return {qs.skill_id: 1 if relaxed else qs.min_level for qs in queue.required_skills.all()}
-
-
-def eligible_candidates(*, interaction: Interaction, queue: Queue, now=None) -> list[Candidate]:
-    """Available members of the queue with room for this channel and the required skills."""
-    now = now or timezone.now()
-    kind = CAPACITY_KIND[interaction.channel]
-    declined = set(interaction.data.get("declined_by", []))
-    members = dict(
-        QueueMember.objects.filter(queue=queue).order_by().values_list("agent_id", "order")
-    )
-    presences = list(
-        Presence.objects.filter(
-            agent_id__in=members, status=PresenceStatus.AVAILABLE, agent__is_active=True
-        )
-        .order_by()
-        .values_list(
-            "pk", "agent_id", "idle_since", "last_offer_at", "agent__agent_profile__capacity"
-        )
-    )
-    agent_ids = [p[1] for p in presences if p[1] not in declined]
-    if not agent_ids:
-        return []
-    waited = (now - (interaction.queued_at or now)).total_seconds()
-    required = _required_skills(queue, waited)
-    skills: dict[int, dict[int, int]] = {}
-    for row in AgentSkill.objects.filter(agent_id__in=agent_ids).values_list(
-        "agent_id", "skill_id", "level"
-    ):
-        skills.setdefault(row[0], {})[row[1]] = row[2]
-    of_kind, total = _loads(agent_ids, kind)
-    candidates = []
-    for presence_id, agent_id, idle_since, last_offer_at, capacities in presences:
-        if agent_id in declined:
-            continue
-        capacity = int((capacities or {}).get(kind, 0))
-        if of_kind[agent_id] >= capacity:
-            continue
-        have = skills.get(agent_id, {})
-        if any(have.get(skill, 0) < level for skill, level in required.items()):
-            continue
-        # Asterisk-style penalty tiers: the weakest required skill decides the tier (10 = best).
-        tier = min((have[s] for s in required), default=10)
-        candidates.append(
-            Candidate(
-                agent_id=agent_id,
-                presence_id=presence_id,
-                load=of_kind[agent_id],
-                capacity=capacity,
-                total_load=total[agent_id],
-                skill_score=sum(have.get(s, 0) for s in required),
-                skill_tier=tier,
-                idle_since=idle_since,
-                last_offer_at=last_offer_at,
-                order=members[agent_id],
-            )
-        )
-    return candidates
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -351,132 +273,22 @@ def rank_candidates(*, strategy: str, candidates: list[Candidate]) -> list[Candi
 def route_interaction(*, interaction_id: int, now=None) -> list[Offer]:
     """Offer a queued interaction to the best available agent (all of them for ring-all).
 
-    Returns the offers made (none when nobody can take it now: it stays queued).
+    Returns the offers made (none when nobody can take it now, its queue is closed, or
+    another router holds it: it stays queued).
     """
-    with transaction.atomic():
-        interaction = (
-            Interaction.objects.select_for_update(**_skip_locked(of_self=True))
-            .select_related("queue", "contact", "organization")
-            .filter(pk=interaction_id, state=State.QUEUED, queue__isnull=False)
-            .first()
-        )
-        if interaction is None:  # taken by another router, or no longer waiting
-            return []
-        now = now or timezone.now()
-        if not queue_is_open(queue=interaction.queue, at=now):
-            return []  # closed: it waits for the opening
-        return _offer_best(interaction=interaction, now=now)
-
-
-def _offer_best(*, interaction: Interaction, now) -> list[Offer]:
-    queue = interaction.queue
-    candidates = eligible_candidates(interaction=interaction, queue=queue, now=now)
-    waited = (now - (interaction.queued_at or now)).total_seconds()
-    preferred = interaction.preferred_agent_id
-    note = ""
-    if preferred and waited < queue.preferred_agent_seconds and _working(preferred):
-        # The customer's last agent, at work but busy, is waited for a while before others.
-        candidates = [c for c in candidates if c.agent_id == preferred]
-        note = "waiting for the preferred agent"
-    ranked = rank_candidates(strategy=queue.strategy, candidates=candidates)
-    why = {
-        "strategy": queue.strategy,
-        "queue": queue.pk,
-        "waited_seconds": round(waited, 1),
-        "candidates": [c.as_dict(i) for i, c in enumerate(ranked)],
-        "note": note,
-    }
-    ring_all = queue.strategy == Strategy.RING_ALL and interaction.channel == Channel.VOICE
-    offers = []
-    for candidate in ranked:
-        offer = _try_offer(interaction=interaction, candidate=candidate, why=why, now=now)
-        if offer is not None:
-            offers.append(offer)
-            if not ring_all:
-                break
-    if offers:
-        if not ring_all:
-            interaction.assigned_agent_id = offers[0].agent_id
-            interaction.save(update_fields=["assigned_agent"])
-        interaction_transition(
-            interaction=interaction,
-            to=State.OFFERED,
-            data={"agents": [o.agent_id for o in offers], "why": why},
-            at=now,
-            locked=True,
-        )
-        _publish_queue(queue)
-    else:
-        logger.info("routing.no_agent", extra={"interaction": interaction.pk})
-    return offers
-
-
-def _working(agent_id: int) -> bool:
-    return Presence.objects.filter(
-        agent_id=agent_id, status__in=[PresenceStatus.AVAILABLE, PresenceStatus.WRAP_UP]
-    ).exists()
-
-
-def _try_offer(*, interaction: Interaction, candidate: Candidate, why: dict, now) -> Offer | None:
-    presence = (
-        Presence.objects.select_for_update(**_skip_locked())
-        .filter(pk=candidate.presence_id, status=PresenceStatus.AVAILABLE)
-        .first()
-    )
-    if presence is None:  # another router holds this agent, or they just left
-        return None
-    kind = CAPACITY_KIND[interaction.channel]
-    of_kind, _total = _loads([candidate.agent_id], kind)
-    if of_kind[candidate.agent_id] >= candidate.capacity:
-        return None  # filled up since the candidates were listed
-    offer = Offer.objects.create(
-        organization=interaction.organization,
-        interaction=interaction,
-        agent_id=candidate.agent_id,
-        queue=interaction.queue,
-        expires_at=now + timedelta(seconds=interaction.queue.offer_timeout_seconds),
-        why={**why, "chosen": candidate.agent_id},
-        created_at=now,
-    )
-    presence.last_offer_at = now
-    presence.save(update_fields=["last_offer_at"])
-    publish(
-        group=agent_group(candidate.agent_id),
-        event="offer.created",
-        data={
-            "offer": offer.pk,
-            "interaction": interaction.pk,
-            "channel": interaction.channel,
-            "expires_at": offer.expires_at.isoformat(),
-        },
-    )
-    from apps.queues.tasks import offer_expire_task
-
-    offer_id, delay = offer.pk, interaction.queue.offer_timeout_seconds
-    transaction.on_commit(
-        lambda: offer_expire_task.apply_async((offer_id,), countdown=delay), robust=True
-    )
-    logger.info("routing.offer", extra={"offer": offer.pk, "agent": candidate.agent_id})
-    return offer
+    waiting = engine.waiting_rows(Interaction.objects.filter(pk=interaction_id))
+    return engine.route_waiting(waiting, now=now).offers
 
 
 def route_queue(*, queue: Queue, limit: int = 100) -> int:
     """Place as many waiting interactions of the queue as agents can take; how many offered."""
-    offered = 0
-    waiting = list(
-        Interaction.objects.filter(queue=queue, state=State.QUEUED)
-        .order_by("routing_rank", "id")
-        .values_list("pk", flat=True)[:limit]
-    )
-    for interaction_id in waiting:
-        if route_interaction(interaction_id=interaction_id):
-            offered += 1
-    return offered
+    waiting = engine.waiting_rows(Interaction.objects.filter(queue=queue), limit=limit)
+    return len(engine.route_waiting(waiting).interactions)
 
 
-def route_agent_backlog(*, agent, attempts: int = 10) -> int:
-    """An agent freed up: the best of what waits in their queues, on channels they have room
-    for, is routed (to them, most often) until they are full. One query finds it all."""
+def route_agent_backlog(*, agent, limit: int = 50) -> int:
+    """An agent freed up: what waits in their queues, on channels they have room for, is
+    routed (to them, most often) in line order. How many interactions were offered."""
     row = (
         Presence.objects.filter(agent=agent, status=PresenceStatus.AVAILABLE)
         .values_list("agent__agent_profile__capacity", flat=True)
@@ -484,46 +296,24 @@ def route_agent_backlog(*, agent, attempts: int = 10) -> int:
     )
     if row is None:
         return 0
-    capacities = row or {}
-    offered = 0
-    for _attempt in range(attempts):
-        free = _free_channels(agent.pk, capacities)
-        if not free:
-            break
-        waiting = (
-            Interaction.objects.filter(
-                queue__memberships__agent=agent,
-                queue__is_active=True,
-                state=State.QUEUED,
-                channel__in=free,
-            )
-            .order_by("routing_rank", "id")
-            .values_list("pk", flat=True)[:attempts]
-        )
-        placed = False
-        for interaction_id in waiting:
-            if route_interaction(interaction_id=interaction_id):
-                offered += 1
-                placed = True
-                break
-        if not placed:
-            break
-    return offered
+    free = _free_channels(agent.pk, row or {})
+    if not free:
+        return 0
+    waiting = engine.waiting_rows(
+        Interaction.objects.filter(
+            queue__memberships__agent=agent, queue__is_active=True, channel__in=free
+        ),
+        limit=limit,
+    )
+    return len(engine.route_waiting(waiting).interactions)
 
 
 def _free_channels(agent_id: int, capacities: dict) -> list[str]:
-    loads: dict[str, int] = {}
-    for channel in (
-        Interaction.objects.filter(assigned_agent_id=agent_id, state__in=BUSY_STATES)
-        .order_by()
-        .values_list("channel", flat=True)
-    ):
-        kind = CAPACITY_KIND.get(channel)
-        loads[kind] = loads.get(kind, 0) + 1
+    loads = engine.loads_of([agent_id])
     return [
         channel
         for channel, kind in CAPACITY_KIND.items()
-        if loads.get(kind, 0) < int(capacities.get(kind, 0))
+        if loads[agent_id, kind] < int(capacities.get(kind, 0) or 0)
     ]
 
 
@@ -629,7 +419,7 @@ def offer_expire(*, offer_id: int, now=None) -> bool:
     """Time out one unanswered offer (idempotent: a done or not yet due offer is left)."""
     now = now or timezone.now()
     offer = (
-        Offer.objects.select_for_update(**_skip_locked())
+        Offer.objects.select_for_update(**engine.skip_locked())
         .filter(pk=offer_id, status=Offer.Status.PENDING, expires_at__lte=now)
         .first()
     )
@@ -697,14 +487,20 @@ def presence_set(*, agent, status: str, reason: ReasonCode | None = None, actor=
         data={"status": status, "reason": reason.name if reason else ""},
     )
     if status == PresenceStatus.AVAILABLE:
-        route_agent_backlog(agent=agent)
+        _route_agent_now(agent)
     return presence
 
 
 def agent_released(*, agent) -> None:
     """An interaction of the agent ended: they are idle from now and may take more work."""
     Presence.objects.filter(agent=agent).update(idle_since=timezone.now())
-    route_agent_backlog(agent=agent)
+    _route_agent_now(agent)
+
+
+def _route_agent_now(agent) -> None:
+    if settings.ROUTING_INLINE:
+        route_agent_backlog(agent=agent)
+    routing_wake()
 
 
 # --- Waiting-line upkeep: overflow, no reply, callbacks ---------------------------------------
@@ -755,7 +551,7 @@ def interaction_force_assign(*, interaction: Interaction, agent, actor) -> Offer
     if agent.organization_id != interaction.organization_id:
         raise ValidationError({"agent": _("Not found.")})
     interaction = (
-        Interaction.objects.select_for_update(**_of_self())
+        Interaction.objects.select_for_update(**engine.skip_locked(of_self=True))
         .select_related("queue")
         .get(pk=interaction.pk)
     )
@@ -925,7 +721,7 @@ def callbacks_start_due(*, now=None) -> int:
     for callback_id in list(due.values_list("pk", flat=True)[:200]):
         with transaction.atomic():
             callback = (
-                Callback.objects.select_for_update(**_skip_locked(of_self=True))
+                Callback.objects.select_for_update(**engine.skip_locked(of_self=True))
                 .select_related("contact", "queue", "origin")
                 .filter(pk=callback_id, status=Callback.Status.SCHEDULED)
                 .first()
