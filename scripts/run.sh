@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts the whole system in one terminal: web (daphne), Celery worker and beat, and an embedded
+# Starts the whole system in one terminal: web (daphne), Celery worker and beat, the router, and an embedded
 # Redis unless REDIS_URL names one. Ctrl-C stops everything (honcho forwards the signal).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,7 +7,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 
 PORT="${PORT:-8000}"
 HOST="${HOST:-127.0.0.1}"
-processes="web worker beat"
+processes="web worker beat router"
 if [ -z "${REDIS_URL:-}" ]; then
   export EMBEDDED_REDIS_PORT="${EMBEDDED_REDIS_PORT:-6390}"
   export REDIS_URL="redis://127.0.0.1:${EMBEDDED_REDIS_PORT}/0"

@@ -1,0 +1,235 @@
+"""The router process: places what waits, in batches, as soon as something changes.
+
+``manage.py router`` runs ``Router.run``. Each round it
+
+1. times out the offers past their deadline (RONA), at most every ``expire_every`` seconds;
+2. reads the head of every queue's line per channel (``per_line`` interactions each, one query:
+   a line blocked on voice never hides the chats behind it);
+3. plans them all in memory against one snapshot of the agents (queue settings and skills are
+   kept for ``config_seconds``; presence and loads are read fresh every round);
+4. applies the plan in chunks of ``chunk`` decisions, one transaction each (``engine.apply``:
+   the interactions and agents are locked and rechecked, so routers, inline routing and agent
+   actions can run at the same time);
+5. publishes each touched queue's live summary at most every ``summary_every`` seconds.
+
+It then waits for a wake-up: a PostgreSQL ``NOTIFY`` sent at the commit of every enqueue, re-queue
+and agent release (``services.routing_wake``), or ``ROUTER_IDLE_SECONDS`` at the latest (SQLite,
+and what time alone changes: relaxed skills, preferred-agent waits, business hours). A round
+that left work behind (a chunk dropped under contention, a line longer than it read) runs again
+at once.
+
+A crash mid-round loses nothing: an uncommitted plan leaves every interaction queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from apps.interactions.models import Interaction, State
+from apps.queues import engine
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RoundStats:
+    waiting: int = 0
+    decisions: int = 0
+    offers: int = 0
+    placed: int = 0
+    dropped: int = 0
+    expired: int = 0
+    more: bool = False  # work is left that another round could do now
+    seconds: float = 0.0
+
+
+class Router:
+    def __init__(
+        self,
+        *,
+        per_line: int = 200,
+        chunk: int = 250,
+        config_seconds: float = 1.0,
+        expire_every: float = 0.5,
+        summary_every: float = 1.0,
+        idle_seconds: float | None = None,
+        on_applied=None,
+    ) -> None:
+        self.per_line = per_line
+        self.chunk = chunk
+        self.config_seconds = config_seconds
+        self.expire_every = expire_every
+        self.summary_every = summary_every
+        self.idle_seconds = (
+            idle_seconds if idle_seconds is not None else settings.ROUTER_IDLE_SECONDS
+        )
+        self.on_applied = on_applied  # callback(Applied) after each committed chunk (benchmarks)
+        self._config: dict[int, engine.QueueState] | None = None
+        self._config_at = 0.0
+        self._expired_at = 0.0
+        self._summaries_at = 0.0
+        self._touched: set[int] = set()
+        self._stop = False
+        self._listener = None
+
+    # --- One round --------------------------------------------------------------------------
+
+    def config(self, now) -> dict[int, engine.QueueState]:
+        from apps.queues.models import Queue
+
+        clock = time.monotonic()
+        if self._config is None or clock - self._config_at >= self.config_seconds:
+            ids = Queue.objects.filter(is_active=True).values_list("pk", flat=True)
+            self._config = engine.queues_config(list(ids), now=now)
+            self._config_at = clock
+        return self._config
+
+    def heads(self, queue_ids) -> list[engine.Waiting]:
+        """The first ``per_line`` waiting interactions of each (queue, channel), in line order."""
+        ranked = (
+            Interaction.objects.filter(state=State.QUEUED, queue_id__in=list(queue_ids))
+            .annotate(
+                place=Window(
+                    RowNumber(),
+                    partition_by=[F("queue_id"), F("channel")],
+                    order_by=[F("routing_rank").asc(), F("id").asc()],
+                )
+            )
+            .filter(place__lte=self.per_line)
+        )
+        return engine.waiting_rows(ranked)
+
+    def round(self) -> RoundStats:
+        started = time.perf_counter()
+        stats = RoundStats()
+        now = timezone.now()
+        clock = time.monotonic()
+        if clock - self._expired_at >= self.expire_every:
+            from apps.queues.services import offers_expire_due
+
+            self._expired_at = clock
+            stats.expired = offers_expire_due(now=now)
+        config = self.config(now)
+        open_queues = [q for q, state in config.items() if state.is_open]
+        waiting = self.heads(open_queues) if open_queues else []
+        stats.waiting = len(waiting)
+        if waiting:
+            snapshot = engine.snapshot_load(None, now=now, config=config)
+            decisions = engine.plan(waiting, snapshot, now=now)
+            stats.decisions = len(decisions)
+            for start in range(0, len(decisions), self.chunk):
+                applied = engine.apply(
+                    decisions[start : start + self.chunk],
+                    now=now,
+                    schedule_expiry=False,
+                    queue_updates=False,
+                )
+                stats.offers += len(applied.offers)
+                stats.placed += len(applied.interactions)
+                stats.dropped += applied.dropped
+                self._touched |= applied.queues
+                if self.on_applied is not None:
+                    self.on_applied(applied)
+            # A line read only in part, with something placed: the rest may fit now.
+            lines = {}
+            for w in waiting:
+                lines[w.queue_id, w.channel] = lines.get((w.queue_id, w.channel), 0) + 1
+            long_line = any(n >= self.per_line for n in lines.values())
+            stats.more = stats.dropped > 0 or (long_line and stats.placed > 0)
+        self._publish_summaries(clock)
+        stats.seconds = time.perf_counter() - started
+        if stats.placed or stats.dropped or stats.expired:
+            logger.info(
+                "router.round",
+                extra={
+                    "waiting": stats.waiting,
+                    "placed": stats.placed,
+                    "dropped": stats.dropped,
+                    "expired": stats.expired,
+                    "ms": round(stats.seconds * 1000, 1),
+                },
+            )
+        return stats
+
+    def _publish_summaries(self, clock: float) -> None:
+        if not self._touched or clock - self._summaries_at < self.summary_every:
+            return
+        from apps.core.realtime import publish_many, queue_group
+        from apps.queues.services import queue_live_summary
+
+        touched, self._touched, self._summaries_at = self._touched, set(), clock
+        publish_many(
+            [(queue_group(q), "queue.updated", queue_live_summary(q)) for q in sorted(touched)]
+        )
+
+    # --- The loop ---------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stop = True
+
+    def run(self, *, rounds: int | None = None) -> None:
+        """Route until ``stop()`` (or for ``rounds`` rounds)."""
+        done = 0
+        try:
+            while not self._stop and (rounds is None or done < rounds):
+                done += 1
+                try:
+                    stats = self.round()
+                except Exception:
+                    # A failed round rolled back: everything it touched is still waiting.
+                    logger.exception("router.round_failed")
+                    connection.close()
+                    time.sleep(min(self.idle_seconds, 1.0))
+                    continue
+                if not stats.more and (rounds is None or done < rounds):
+                    self.wait(self.idle_seconds)
+        finally:
+            self._close_listener()
+
+    def wait(self, seconds: float) -> None:
+        """Until a wake-up or ``seconds`` (all wake-ups already pending are taken at once)."""
+        listener = self._listen()
+        if listener is None:
+            time.sleep(seconds)
+            return
+        try:
+            for _note in listener.notifies(timeout=seconds, stop_after=1):
+                break
+            # Several commits in a row: one round for them all.
+            for _note in listener.notifies(timeout=0.001):
+                pass
+        except Exception:
+            logger.exception("router.listen_failed")
+            self._close_listener()
+            time.sleep(min(seconds, 1.0))
+
+    def _listen(self):
+        if connection.vendor != "postgresql":
+            return None
+        if self._listener is not None and not self._listener.closed:
+            return self._listener
+        import psycopg
+
+        from apps.queues.services import ROUTING_CHANNEL
+
+        params = connection.get_connection_params()
+        keep = {"dbname", "user", "password", "host", "port", "sslmode", "options", "service"}
+        conninfo = {k: v for k, v in params.items() if k in keep and v not in (None, "")}
+        self._listener = psycopg.connect(**conninfo, autocommit=True)
+        self._listener.execute(f"LISTEN {ROUTING_CHANNEL}")
+        return self._listener
+
+    def _close_listener(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            finally:
+                self._listener = None
