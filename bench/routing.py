@@ -129,6 +129,7 @@ def django_setup(bench_url: str, log_level: str) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "contactcenter.settings"
     os.environ["DATABASE_URL"] = bench_url
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
+    os.environ["ROUTING_INLINE"] = "false"  # the router process places everything
     os.environ["LOG_LEVEL"] = log_level
     os.environ.pop("REDIS_URL", None)  # in-memory channel layer, no broker
     import django
@@ -372,31 +373,6 @@ def baseline_psycopg(bench_url: str, clients: int, seconds: float) -> float:
 
 # --- The measured run ---------------------------------------------------------------------------
 
-_route_log = threading.local()
-
-
-def record_routing() -> None:
-    """Pass-through wrapper on ``route_interaction``: lets a thread see what its call decided.
-
-    ``interaction_enqueue`` routes inline but returns the interaction, not the offers; the
-    wrapper appends the number of offers of every routing attempt made by the calling thread.
-    """
-    from apps.queues import services
-
-    original = services.route_interaction
-    if getattr(original, "_bench_wrapped", False):
-        return
-
-    def route_interaction(**kwargs):
-        offers = original(**kwargs)
-        log = getattr(_route_log, "calls", None)
-        if log is not None:
-            log.append(len(offers))
-        return offers
-
-    route_interaction._bench_wrapped = True
-    services.route_interaction = route_interaction
-
 
 class QueryTimer:
     """``connection.execute_wrapper``: counts queries and the time spent waiting on them."""
@@ -416,9 +392,10 @@ class QueryTimer:
 
 @dataclass
 class ProducerResult:
-    enqueue_s: list[float] = field(default_factory=list)  # interaction_enqueue, offered
-    unplaced_s: list[float] = field(default_factory=list)  # interaction_enqueue, nobody free
+    # (interaction id, wall clock when its enqueue committed): time.time(), shared by processes
+    enqueued: list[tuple[int, float]] = field(default_factory=list)
     create_s: list[float] = field(default_factory=list)  # interaction_create
+    enqueue_s: list[float] = field(default_factory=list)  # interaction_enqueue (no routing)
     errors: Counter = field(default_factory=Counter)
     started: float = 0.0
     finished: float = 0.0
@@ -429,6 +406,7 @@ class ProducerResult:
 def producer(
     index: int, count: int, center: Center, seed: int, barrier, result: ProducerResult
 ) -> None:
+    """Open and queue ``count`` interactions through the real services, as channels do."""
     from django.db import connection
 
     from apps.accounts.models import Organization
@@ -439,17 +417,16 @@ def producer(
 
     rng = random.Random(seed * 1000 + index)
     try:
-        # Each thread its own instances (the organization memoises its plan per instance, as it
+        # Each producer its own instances (the organization memoises its plan per instance, as it
         # would for the length of one webhook request).
         org = Organization.objects.get(pk=center.org_id)
-        queues = list(Queue.objects.filter(organization=org))
+        queues = list(Queue.objects.filter(organization=org, name__startswith="queue-"))
         contacts = list(Contact.objects.filter(organization=org))
         channels = rng.choices(
             list(CHANNEL_WEIGHTS), weights=list(CHANNEL_WEIGHTS.values()), k=count
         )
         plan = [(rng.choice(queues), channels[i], rng.choice(contacts)) for i in range(count)]
         timer = QueryTimer()
-        _route_log.calls = calls = []
         barrier.wait()
         result.started = time.perf_counter()
         with connection.execute_wrapper(timer):
@@ -464,20 +441,152 @@ def producer(
                         subject=f"bench {index}-{i}",
                     )
                     t1 = time.perf_counter()
-                    before = len(calls)
-                    interaction_enqueue(interaction=interaction, queue=queue)
+                    interaction_enqueue(interaction=interaction, queue=queue)  # commits here
+                    committed = time.time()
                     t2 = time.perf_counter()
                 except Exception as exc:  # counted and shown; the run goes on
                     result.errors[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
                     continue
+                result.enqueued.append((interaction.pk, committed))
                 result.create_s.append(t1 - t0)
-                offered = len(calls) > before and calls[before] > 0
-                (result.enqueue_s if offered else result.unplaced_s).append(t2 - t1)
+                result.enqueue_s.append(t2 - t1)
         result.finished = time.perf_counter()
         result.queries, result.query_s = timer.count, timer.seconds
     finally:
-        _route_log.calls = None
         connection.close()
+
+
+def _producer_process(index, count, center, seed, barrier, pipe) -> None:
+    result = ProducerResult()
+    try:
+        producer(index, count, center, seed, barrier, result)
+    except Exception as exc:  # reported by the parent
+        result.errors[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
+    pipe.send(result)
+    pipe.close()
+
+
+class Producers:
+    """``args.producers`` forked processes, each queueing its share of ``total`` interactions.
+
+    Forked before any thread of this process starts (a child must not inherit a connection a
+    thread is using); they begin together when ``start()`` joins their barrier.
+    """
+
+    def __init__(self, args, center: Center, total: int, seed: int) -> None:
+        import multiprocessing
+
+        from django.db import connections
+
+        per = [total // args.producers] * args.producers
+        for i in range(total % args.producers):
+            per[i] += 1
+        connections.close_all()
+        mp = multiprocessing.get_context("fork")
+        self.barrier = mp.Barrier(args.producers + 1, timeout=600)
+        self.pipes, self.procs = [], []
+        for i in range(args.producers):
+            receive, send = mp.Pipe(duplex=False)
+            proc = mp.Process(
+                target=_producer_process, args=(i, per[i], center, seed, self.barrier, send)
+            )
+            proc.start()
+            send.close()
+            self.pipes.append(receive)
+            self.procs.append(proc)
+
+    def start(self) -> None:
+        self.barrier.wait()
+
+    def results(self) -> list[ProducerResult]:
+        out = [pipe.recv() for pipe in self.pipes]
+        for proc in self.procs:
+            proc.join()
+        return out
+
+
+@dataclass
+class RouterResult:
+    # interaction id → (wall clock when its offer committed, placed in the first round that saw it)
+    placed: dict[int, tuple[float, bool]] = field(default_factory=dict)
+    # (start, end) wall clock, waiting read, decisions, interactions placed, dropped under locks
+    rounds: list[tuple[float, float, int, int, int, int]] = field(default_factory=list)
+    errors: Counter = field(default_factory=Counter)
+
+
+def _router_process(stop, pipe, per_line: int, chunk: int) -> None:
+    """``manage.py router`` in a child process, recording when each offer committed."""
+    from django.db import connection
+
+    from apps.queues.router import Router
+
+    result = RouterResult()
+    seen: set[int] = set()
+
+    class BenchRouter(Router):
+        fresh: set[int] = set()
+
+        def heads(self, queue_ids):
+            rows = super().heads(queue_ids)
+            ids = {w.id for w in rows}
+            self.fresh = ids - seen
+            seen.update(ids)
+            return rows
+
+        def round(self):
+            start = time.time()
+            stats = super().round()
+            result.rounds.append(
+                (start, time.time(), stats.waiting, stats.decisions, stats.placed, stats.dropped)
+            )
+            return stats
+
+    def applied(outcome) -> None:  # after each committed chunk
+        now = time.time()
+        for interaction_id in outcome.interactions:
+            result.placed[interaction_id] = (now, interaction_id in router.fresh)
+
+    router = BenchRouter(per_line=per_line, chunk=chunk, on_applied=applied)
+
+    def watch() -> None:
+        stop.wait()
+        router.stop()
+
+    threading.Thread(target=watch, daemon=True).start()
+    try:
+        router.run()
+    except Exception as exc:
+        result.errors[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
+    finally:
+        connection.close()
+    pipe.send(result)
+    pipe.close()
+
+
+class RouterProcess:
+    def __init__(self, args) -> None:
+        import multiprocessing
+
+        from django.db import connections
+
+        connections.close_all()
+        mp = multiprocessing.get_context("fork")
+        self.stop_event = mp.Event()
+        self.pipe, send = mp.Pipe(duplex=False)
+        self.proc = mp.Process(
+            target=_router_process, args=(self.stop_event, send, args.per_line, args.chunk)
+        )
+        self.proc.start()
+        send.close()
+
+    def stop(self) -> RouterResult:
+        from apps.queues.services import routing_wake
+
+        self.stop_event.set()
+        routing_wake()  # autocommit: delivered now, ends the router's wait
+        result = self.pipe.recv()
+        self.proc.join()
+        return result
 
 
 @dataclass
@@ -485,13 +594,12 @@ class ConsumerStats:
     accepted: int = 0
     closed: int = 0
     conflicts: int = 0
-    backlog_attempts: int = 0
-    backlog_offers: int = 0
     errors: Counter = field(default_factory=Counter)
 
 
 def consumer(index: int, consumers: int, center: Center, stop, stats: ConsumerStats) -> None:
-    """Accept and close the offers of this consumer's agents as soon as they appear."""
+    """Accept and close the offers of this consumer's agents as soon as they appear (agents
+    freeing capacity; each close wakes the router)."""
     from django.core.exceptions import ValidationError
     from django.db import connection
 
@@ -500,7 +608,6 @@ def consumer(index: int, consumers: int, center: Center, stop, stats: ConsumerSt
     from apps.queues.services import offer_accept
 
     mine = [a for a in center.agent_ids if a % consumers == index]
-    _route_log.calls = calls = []
     try:
         while not stop.is_set():
             offers = list(
@@ -525,10 +632,7 @@ def consumer(index: int, consumers: int, center: Center, stop, stats: ConsumerSt
                     stats.conflicts += 1
                 except Exception as exc:
                     stats.errors[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
-        stats.backlog_attempts = len(calls)
-        stats.backlog_offers = sum(1 for n in calls if n)
     finally:
-        _route_log.calls = None
         connection.close()
 
 
@@ -624,16 +728,6 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[rank]
 
 
-def _producer_process(index, count, center, seed, barrier, pipe) -> None:
-    result = ProducerResult()
-    try:
-        producer(index, count, center, seed, barrier, result)
-    except Exception as exc:  # reported by the parent
-        result.errors[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
-    pipe.send(result)
-    pipe.close()
-
-
 def cpu_snapshot() -> tuple[float, float, float]:
     """(wall, busy CPU seconds of the machine, CPU seconds of this process and its children)."""
     import resource
@@ -650,72 +744,105 @@ def cpu_snapshot() -> tuple[float, float, float]:
     return time.perf_counter(), busy, own
 
 
+def reset_center(center: Center) -> None:
+    """Between the phases (not measured): nothing open, no offer ringing, everyone available."""
+    from django.db import connections
+
+    from apps.interactions.models import Interaction, State
+    from apps.queues.models import Offer, Presence, PresenceStatus
+
+    Interaction.objects.filter(organization_id=center.org_id).exclude(state=State.CLOSED).update(
+        state=State.CLOSED
+    )
+    Offer.objects.filter(organization_id=center.org_id, status=Offer.Status.PENDING).update(
+        status=Offer.Status.CANCELLED
+    )
+    Presence.objects.filter(organization_id=center.org_id).update(status=PresenceStatus.AVAILABLE)
+    connections.close_all()
+
+
+def wait_settled(center: Center, *, quiet: float, limit: float) -> None:
+    """Until nothing changes for ``quiet`` seconds (or ``limit``): waiting count and offers."""
+    from django.db import connection
+
+    from apps.interactions.models import Interaction, State
+    from apps.queues.models import Offer
+
+    def state():
+        return (
+            Interaction.objects.filter(organization_id=center.org_id, state=State.QUEUED).count(),
+            Offer.objects.filter(organization_id=center.org_id).count(),
+        )
+
+    deadline, last, since = time.monotonic() + limit, None, time.monotonic()
+    while time.monotonic() < deadline:
+        now = state()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            break
+        time.sleep(0.05)
+    connection.close()
+
+
 def run(args, center: Center) -> dict:
     from django.db import connections
 
-    record_routing()
-    per = [args.interactions // args.producers] * args.producers
-    for i in range(args.interactions % args.producers):
-        per[i] += 1
-    stop_consumers, stop_monitor = threading.Event(), threading.Event()
-    cstats = [ConsumerStats() for _ in range(args.consumers)]
+    stop_monitor = threading.Event()
     mstats = MonitorStats()
-    results = [ProducerResult() for _ in range(args.producers)]
+    mon = threading.Thread(
+        target=monitor, args=(center, stop_monitor, mstats, args.monitor_interval), daemon=True
+    )
+
+    # Live: producers queue, the router places, consumers accept and close (freeing agents).
+    router = RouterProcess(args)
+    producers = Producers(args, center, args.interactions, args.seed)
+    stop_consumers = threading.Event()
+    cstats = [ConsumerStats() for _ in range(args.consumers)]
     consumers = [
         threading.Thread(
             target=consumer, args=(i, args.consumers, center, stop_consumers, s), daemon=True
         )
         for i, s in enumerate(cstats)
     ]
-    mon = threading.Thread(
-        target=monitor, args=(center, stop_monitor, mstats, args.monitor_interval), daemon=True
-    )
+    for t in [*consumers, mon]:
+        t.start()
     cpu_before = cpu_snapshot()
-    if args.processes:
-        # Forked before any thread starts, with no open connection to inherit.
-        import multiprocessing
-
-        connections.close_all()
-        mp = multiprocessing.get_context("fork")
-        barrier = mp.Barrier(args.producers, timeout=300)
-        pipes, procs = [], []
-        for i in range(args.producers):
-            receive, send = mp.Pipe(duplex=False)
-            proc = mp.Process(
-                target=_producer_process, args=(i, per[i], center, args.seed, barrier, send)
-            )
-            proc.start()
-            send.close()
-            pipes.append(receive)
-            procs.append(proc)
-        for t in [*consumers, mon]:
-            t.start()
-        results = [pipe.recv() for pipe in pipes]
-        for proc in procs:
-            proc.join()
-    else:
-        barrier = threading.Barrier(args.producers, timeout=300)
-        producers = [
-            threading.Thread(
-                target=producer, args=(i, per[i], center, args.seed, barrier, r), daemon=True
-            )
-            for i, r in enumerate(results)
-        ]
-        for t in [*consumers, mon, *producers]:
-            t.start()
-        for t in producers:
-            t.join()
+    producers.start()
+    live = producers.results()
     cpu_after = cpu_snapshot()
+    wait_settled(center, quiet=1.0, limit=args.settle_seconds)
     stop_consumers.set()
     for t in consumers:
         t.join()
+    live_router = router.stop()
+    stop_monitor.set()
+    mon.join()
+    wall, busy, own = (after - before for after, before in zip(cpu_after, cpu_before, strict=True))
+
+    # Burst: a backlog queued while no router runs, then one router places what fits.
+    reset_center(center)
+    producers = Producers(args, center, args.burst, args.seed + 1)
+    producers.start()
+    burst = producers.results()
+    connections.close_all()
+    router = RouterProcess(args)
+    stop_monitor.clear()
+    mon = threading.Thread(
+        target=monitor, args=(center, stop_monitor, mstats, args.monitor_interval), daemon=True
+    )
+    mon.start()
+    wait_settled(center, quiet=1.0, limit=args.settle_seconds)
+    burst_router = router.stop()
     stop_monitor.set()
     mon.join()
     connections.close_all()
-    wall, busy, own = (after - before for after, before in zip(cpu_after, cpu_before, strict=True))
     return {
-        "producers": results,
+        "producers": live,
         "consumers": cstats,
+        "router": live_router,
+        "burst_producers": burst,
+        "burst_router": burst_router,
         "monitor": mstats,
         "cpu": (busy / wall, own / wall),
     }
@@ -734,6 +861,7 @@ def backend_cpu(pid: int) -> float:
 
 
 def profile(args, center: Center) -> None:
+    from django.conf import settings
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -744,13 +872,12 @@ def profile(args, center: Center) -> None:
     from apps.queues.models import Offer, Queue
     from apps.queues.services import interaction_enqueue, offer_accept
 
-    record_routing()
+    settings.ROUTING_INLINE = True  # what one request costs when it also routes
     rng = random.Random(args.seed)
     org = Organization.objects.get(pk=center.org_id)
     queues = list(Queue.objects.filter(organization=org))
     contacts = list(Contact.objects.filter(organization=org))
     empty = Queue.objects.create(organization=org, name="bench-empty", offer_timeout_seconds=3600)
-    _route_log.calls = calls = []
 
     def one(queue, channel="webchat"):
         interaction = interaction_create(
@@ -775,7 +902,7 @@ def profile(args, center: Center) -> None:
             interaction = interaction_create(
                 organization=org, channel="webchat", direction="inbound", contact=contact
             )
-        before, sql_log = len(calls), []
+        sql_log = []
         t = time.perf_counter()
         with (
             CaptureQueriesContext(connection) as enqueued,
@@ -783,7 +910,7 @@ def profile(args, center: Center) -> None:
         ):
             interaction_enqueue(interaction=interaction, queue=queue)
         took = time.perf_counter() - t
-        result = "offer" if calls[before:] and calls[before] else "no offer"
+        result = "offer" if interaction.offers.exists() else "no offer"
         print(
             f"\nqueries, {label} ({result}): interaction_create {len(created)}, "
             f"interaction_enqueue {len(enqueued)} (BEGIN/SAVEPOINT/COMMIT included; "
@@ -808,15 +935,14 @@ def profile(args, center: Center) -> None:
     waiting = Interaction.objects.filter(queue=target, state="queued").count()
     with CaptureQueriesContext(connection) as accepted:
         offer_accept(offer=offer, agent=offer.agent)
-    before, t = len(calls), time.perf_counter()
+    offers_before, t = Offer.objects.count(), time.perf_counter()
     with CaptureQueriesContext(connection) as closed:
         interaction_close(interaction=offer.interaction, actor=offer.agent)
-    took, attempts = time.perf_counter() - t, calls[before:]
+    took = time.perf_counter() - t
     print(
         f"\nconsumer, {waiting} calls waiting: offer_accept {len(accepted)} queries; "
-        f"interaction_close {len(closed)} queries in {took * 1000:.1f} ms, of which "
-        f"agent_released made {len(attempts)} routing attempts "
-        f"({sum(1 for n in attempts if n)} offered) in the agent's "
+        f"interaction_close {len(closed)} queries in {took * 1000:.1f} ms, which placed "
+        f"{Offer.objects.count() - offers_before} waiting call(s) from the agent's "
         f"{Queue.objects.filter(memberships__agent=offer.agent).count()} queues"
     )
 
@@ -872,7 +998,6 @@ def profile(args, center: Center) -> None:
         stats = pstats.Stats(prof)
         stats.sort_stats("cumulative").print_stats(r"apps/|asgiref|celery", 30)
         stats.sort_stats("tottime").print_stats(15)
-    _route_log.calls = None
 
 
 # --- Main ---------------------------------------------------------------------------------------
@@ -889,9 +1014,12 @@ def parse_args(argv=None):
     parser.add_argument("--contacts", type=int, default=2000)
     parser.add_argument("--consumers", type=int, default=2, help="threads accepting offers")
     parser.add_argument(
-        "--processes",
-        action="store_true",
-        help="producers are forked processes (no shared GIL) instead of threads",
+        "--burst", type=int, default=2000, help="interactions queued before the router starts"
+    )
+    parser.add_argument("--per-line", type=int, default=200, help="router: heads per queue line")
+    parser.add_argument("--chunk", type=int, default=250, help="router: decisions per transaction")
+    parser.add_argument(
+        "--settle-seconds", type=float, default=30, help="longest wait for the router to finish"
     )
     parser.add_argument("--baseline-seconds", type=int, default=10)
     parser.add_argument("--monitor-interval", type=float, default=0.1)
@@ -910,7 +1038,7 @@ def parse_args(argv=None):
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args(argv)
     if args.quick:
-        args.agents, args.queues, args.interactions = 40, 10, 300
+        args.agents, args.queues, args.interactions, args.burst = 40, 10, 300, 300
         args.contacts, args.baseline_seconds = 300, 3
     return args
 
@@ -965,19 +1093,37 @@ def report(args, out, checks, plain_tps, baseline_kind, py_tps, setup_s, elapsed
     results: list[ProducerResult] = out["producers"]
     cstats: list[ConsumerStats] = out["consumers"]
     mstats: MonitorStats = out["monitor"]
-    offered = [s for r in results for s in r.enqueue_s]
-    unplaced = [s for r in results for s in r.unplaced_s]
-    every = offered + unplaced
+    live: RouterResult = out["router"]
+    burst: RouterResult = out["burst_router"]
+    enqueued = dict(pair for r in results for pair in r.enqueued)
     creates = [s for r in results for s in r.create_s]
+    enqueues = [s for r in results for s in r.enqueue_s]
     errors = sum((r.errors for r in results), Counter())
+    errors += sum((r.errors for r in out["burst_producers"]), Counter())
+    errors += live.errors + burst.errors
     cerrors = sum((c.errors for c in cstats), Counter())
     window = max(r.finished for r in results) - min(r.started for r in results)
-    decisions = len(every)
-    rate = decisions / window if window > 0 else 0.0
+    arrival = len(enqueued) / window if window > 0 else 0.0
+
+    # Live: enqueue commit → offer commit of what the router placed the first round it saw it
+    # (an agent had room); what waited for an agent to free up is queue time, shown apart.
+    latency, waited = [], []
+    for interaction_id, (offered_at, fresh) in live.placed.items():
+        if interaction_id in enqueued:
+            (latency if fresh else waited).append(max(0.0, offered_at - enqueued[interaction_id]))
+    live_rounds = [r for r in live.rounds if r[4]]
+    live_busy = sum(end - start for start, end, *_rest in live.rounds)
+
+    # Burst: a backlog placed by one router; from its first round to its last committed offer.
+    burst_rounds = [r for r in burst.rounds if r[4] or r[5]]
+    placed = len(burst.placed)
+    if placed:
+        span = max(t for t, _f in burst.placed.values()) - burst_rounds[0][0]
+        rate = placed / span if span > 0 else 0.0
+    else:
+        span, rate = 0.0, 0.0
+    queued_burst = sum(len(r.enqueued) for r in out["burst_producers"])
     queries = sum(r.queries for r in results)
-    query_s = sum(r.query_s for r in results)
-    done = len(every) or 1
-    busy_s = sum(every) + sum(creates)
     max_over = mstats.max_over if mstats.max_over is not None else -1
     over = max(max_over, checks["over_capacity_end"], 0)
 
@@ -991,48 +1137,62 @@ def report(args, out, checks, plain_tps, baseline_kind, py_tps, setup_s, elapsed
             f"{args.agents} × {args.queues} ({args.queues_per_agent})",
         ),
         (
-            "producers / consumers",
-            f"{args.producers} {'processes' if args.processes else 'threads'} / "
-            f"{args.consumers} threads",
+            "producers / consumers / routers",
+            f"{args.producers} processes / {args.consumers} threads / 1 process "
+            f"(per line {args.per_line}, chunk {args.chunk})",
         ),
         ("load average before the run", f"{out['load']:.2f} on {os.cpu_count()} CPUs"),
         (
-            "CPUs busy during the run",
-            f"{out['cpu'][0]:.2f} of {os.cpu_count()}: bench process {out['cpu'][1]:.2f}, "
+            "CPUs busy while producing",
+            f"{out['cpu'][0]:.2f} of {os.cpu_count()}: bench processes {out['cpu'][1]:.2f}, "
             f"PostgreSQL and the rest {out['cpu'][0] - out['cpu'][1]:.2f}",
         ),
         ("setup (bulk, not measured)", f"{setup_s:.1f} s"),
-        ("enqueues", f"{decisions} of {args.interactions} ({sum(errors.values())} errors)"),
-        ("  offered at enqueue", f"{len(offered)}"),
-        ("  unplaced (nobody free)", f"{len(unplaced)}"),
-        ("run window", f"{window:.1f} s"),
-        ("decisions/s", f"{rate:.0f} ({rate / args.producers:.0f} per producer)"),
+        ("LIVE", "producers queue, the router places, consumers accept and close"),
+        ("  enqueues", f"{len(enqueued)} of {args.interactions} in {window:.1f} s"),
+        ("  arrival rate", f"{arrival:.0f}/s"),
         (
-            "enqueue→offer ms p50/p90/p99/max",
-            f"{ms(offered, 50):.1f} / {ms(offered, 90):.1f} / {ms(offered, 99):.1f} / "
-            f"{ms(offered, 100):.1f}",
+            "  interaction_create / _enqueue ms p50",
+            f"{ms(creates, 50):.1f} / {ms(enqueues, 50):.1f} "
+            f"({queries / max(len(enqueued), 1):.1f} queries per create+enqueue)",
         ),
         (
-            "enqueue, unplaced ms p50/p99",
-            f"{ms(unplaced, 50):.1f} / {ms(unplaced, 99):.1f}" if unplaced else "-",
-        ),
-        ("interaction_create ms p50/p99", f"{ms(creates, 50):.1f} / {ms(creates, 99):.1f}"),
-        (
-            "queries per create+enqueue",
-            f"{queries / done:.1f} (inside execute(): {query_s / busy_s:.0%} of the time"
-            f"{', GIL waits included' if not args.processes else ''})"
-            if busy_s
-            else "-",
+            "  placed at once (an agent had room)",
+            f"{len(latency)}; enqueue→offer ms p50/p90/p99/max "
+            f"{ms(latency, 50):.1f} / {ms(latency, 90):.1f} / {ms(latency, 99):.1f} / "
+            f"{ms(latency, 100):.1f}",
         ),
         (
-            "consumers: accepted / closed",
+            "  placed after waiting for an agent",
+            f"{len(waited)}; waited s p50/max {percentile(waited, 50):.1f} / "
+            f"{percentile(waited, 100):.1f}"
+            if waited
+            else "0",
+        ),
+        (
+            "  router rounds (placing / all)",
+            f"{len(live_rounds)} / {len(live.rounds)}, busy {live_busy:.1f} s; "
+            f"{len(live.placed) / max(len(live_rounds), 1):.1f} placed per placing round",
+        ),
+        (
+            "  consumers: accepted / closed",
             f"{sum(c.accepted for c in cstats)} / {sum(c.closed for c in cstats)} "
             f"({sum(c.conflicts for c in cstats)} refused, {sum(cerrors.values())} errors)",
         ),
+        ("BURST", f"{queued_burst} queued with no router running, then one router starts"),
         (
-            "backlog placements (agent_released)",
-            f"{sum(c.backlog_offers for c in cstats)} of {sum(c.backlog_attempts for c in cstats)}"
-            " attempts",
+            "  placed / rounds",
+            f"{placed} in {span * 1000:.0f} ms over {len(burst_rounds)} rounds "
+            f"({sum(r[5] for r in burst.rounds)} dropped under locks)",
+        ),
+        ("  decisions/s", f"{rate:.0f}"),
+        (
+            "  first round: read, planned, placed",
+            "{3} waiting, {4} decisions, {5} placed in {0:.0f} ms".format(
+                (burst_rounds[0][1] - burst_rounds[0][0]) * 1000, *burst_rounds[0]
+            )
+            if burst_rounds
+            else "-",
         ),
         ("offers in all / still queued at end", f"{checks['offers']} / {checks['still_queued']}"),
         (
@@ -1054,17 +1214,17 @@ def report(args, out, checks, plain_tps, baseline_kind, py_tps, setup_s, elapsed
     print()
     for key, value in rows:
         print(f"  {key:<{width}}  {value}")
-    for label, counter in (("producer", errors), ("consumer", cerrors)):
+    for label, counter in (("producer/router", errors), ("consumer", cerrors)):
         for message, n in counter.most_common(5):
             print(f"  {label} error ×{n}: {message}")
     ratio = rate / plain_tps if plain_tps else float("nan")
-    latencies = offered or every
     print(
-        f"routing: decisions_per_s={rate:.0f} p50_ms={ms(latencies, 50):.1f} "
-        f"p99_ms={ms(latencies, 99):.1f} double_offers={checks['double_offers']} "
+        f"routing: decisions_per_s={rate:.0f} p50_ms={ms(latency, 50):.1f} "
+        f"p99_ms={ms(latency, 99):.1f} double_offers={checks['double_offers']} "
         f"over_capacity={over} pgbench_ratio={ratio:.4f}"
     )
-    return 1 if checks["double_offers"] or over or checks["offers_to_non_members"] else 0
+    failed = checks["double_offers"] or over or checks["offers_to_non_members"]
+    return 1 if failed or errors else 0
 
 
 if __name__ == "__main__":

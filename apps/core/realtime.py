@@ -89,6 +89,48 @@ def publish_many(messages: list[tuple[str, str, dict[str, Any]]]) -> None:
     transaction.on_commit(send)
 
 
+class BackgroundPublisher:
+    """``publish_many`` whose sending happens on a thread of its own, in order, after commit.
+
+    For a long-running process that must not wait on the channel layer (the router): the
+    batches go into a queue at commit; one thread with one event loop sends them.
+    """
+
+    def __init__(self) -> None:
+        import queue
+        import threading
+
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="realtime-publisher", daemon=True)
+        self._thread.start()
+
+    def __call__(self, messages: list[tuple[str, str, dict[str, Any]]]) -> None:
+        batch = [(group, {"type": event, "data": data}) for group, event, data in messages]
+        if batch:
+            transaction.on_commit(lambda: self._queue.put(batch))
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Send what is queued, then stop the thread."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        import asyncio
+
+        loop = asyncio.new_event_loop()
+        try:
+            while (batch := self._queue.get()) is not None:
+                layer = get_channel_layer()
+                if layer is None:
+                    continue
+                try:
+                    loop.run_until_complete(_send_all(layer, batch))
+                except Exception:
+                    logger.exception("realtime.publish_failed", extra={"messages": len(batch)})
+        finally:
+            loop.close()
+
+
 def publish(*, group: str, event: str, data: dict[str, Any]) -> None:
     """Send ``event`` with ``data`` to ``group`` once the surrounding transaction commits."""
     message = {"type": event, "data": data}

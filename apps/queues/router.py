@@ -73,12 +73,14 @@ class Router:
         )
         self.on_applied = on_applied  # callback(Applied) after each committed chunk (benchmarks)
         self._config: dict[int, engine.QueueState] | None = None
+        self._skills: dict[int, dict[int, int]] = {}
         self._config_at = 0.0
         self._expired_at = 0.0
         self._summaries_at = 0.0
         self._touched: set[int] = set()
         self._stop = False
         self._listener = None
+        self._publisher = None  # started by run(): one thread sends the real-time events
 
     # --- One round --------------------------------------------------------------------------
 
@@ -89,6 +91,9 @@ class Router:
         if self._config is None or clock - self._config_at >= self.config_seconds:
             ids = Queue.objects.filter(is_active=True).values_list("pk", flat=True)
             self._config = engine.queues_config(list(ids), now=now)
+            self._skills = engine.agent_skills(
+                {agent for q in self._config.values() for agent in q.members}
+            )
             self._config_at = clock
         return self._config
 
@@ -122,7 +127,7 @@ class Router:
         waiting = self.heads(open_queues) if open_queues else []
         stats.waiting = len(waiting)
         if waiting:
-            snapshot = engine.snapshot_load(None, now=now, config=config)
+            snapshot = engine.snapshot_load(None, now=now, config=config, skills=self._skills)
             decisions = engine.plan(waiting, snapshot, now=now)
             stats.decisions = len(decisions)
             for start in range(0, len(decisions), self.chunk):
@@ -131,6 +136,7 @@ class Router:
                     now=now,
                     schedule_expiry=False,
                     queue_updates=False,
+                    **({"announce": self._publisher} if self._publisher else {}),
                 )
                 stats.offers += len(applied.offers)
                 stats.placed += len(applied.interactions)
@@ -162,13 +168,12 @@ class Router:
     def _publish_summaries(self, clock: float) -> None:
         if not self._touched or clock - self._summaries_at < self.summary_every:
             return
-        from apps.core.realtime import publish_many, queue_group
-        from apps.queues.services import queue_live_summary
+        from apps.core.realtime import publish_many
+        from apps.queues.services import queue_update_messages
 
         touched, self._touched, self._summaries_at = self._touched, set(), clock
-        publish_many(
-            [(queue_group(q), "queue.updated", queue_live_summary(q)) for q in sorted(touched)]
-        )
+        send = self._publisher or publish_many
+        send(queue_update_messages(touched))
 
     # --- The loop ---------------------------------------------------------------------------
 
@@ -177,7 +182,10 @@ class Router:
 
     def run(self, *, rounds: int | None = None) -> None:
         """Route until ``stop()`` (or for ``rounds`` rounds)."""
+        from apps.core.realtime import BackgroundPublisher
+
         done = 0
+        self._publisher = BackgroundPublisher()
         try:
             while not self._stop and (rounds is None or done < rounds):
                 done += 1
@@ -193,6 +201,8 @@ class Router:
                     self.wait(self.idle_seconds)
         finally:
             self._close_listener()
+            self._publisher.close()
+            self._publisher = None
 
     def wait(self, seconds: float) -> None:
         """Until a wake-up or ``seconds`` (all wake-ups already pending are taken at once)."""

@@ -200,24 +200,47 @@ def publish_queue_ids(queue_ids) -> None:
 def _flush_queue_updates() -> None:
     pending = getattr(_pending_queue_updates, "ids", set())
     _pending_queue_updates.ids = set()
-    for queue_id in pending:
-        publish(
-            group=queue_group(queue_id), event="queue.updated", data=queue_live_summary(queue_id)
-        )
+    from apps.core.realtime import publish_many
+
+    publish_many(queue_update_messages(pending))
+
+
+def queue_update_messages(queue_ids) -> list[tuple[str, str, dict]]:
+    """``queue.updated`` for each queue, with its live summary (one query for them all)."""
+    summaries = queue_live_summaries(queue_ids)
+    return [(queue_group(q), "queue.updated", summaries[q]) for q in sorted(summaries)]
 
 
 def queue_live_summary(queue_id: int) -> dict:
-    """Waiting, ringing and longest wait of a queue, in one query (for live pages)."""
+    """Waiting, ringing and longest wait of a queue (for live pages)."""
+    return queue_live_summaries([queue_id])[queue_id]
+
+
+def queue_live_summaries(queue_ids) -> dict[int, dict]:
+    """``queue_live_summary`` of several queues in one grouped query."""
     from django.db.models import Count, Min
 
-    row = Interaction.objects.filter(queue_id=queue_id).aggregate(
-        waiting=Count("id", filter=Q(state=State.QUEUED)),
-        offered=Count("id", filter=Q(state=State.OFFERED)),
-        oldest=Min("queued_at", filter=Q(state=State.QUEUED)),
+    ids = list(queue_ids)
+    out = {q: {"queue": q, "waiting": 0, "offered": 0, "longest_wait_seconds": 0} for q in ids}
+    now = timezone.now()
+    rows = (
+        Interaction.objects.filter(queue_id__in=ids, state__in=[State.QUEUED, State.OFFERED])
+        .order_by()
+        .values("queue_id")
+        .annotate(
+            waiting=Count("id", filter=Q(state=State.QUEUED)),
+            offered=Count("id", filter=Q(state=State.OFFERED)),
+            oldest=Min("queued_at", filter=Q(state=State.QUEUED)),
+        )
     )
-    oldest = row.pop("oldest")
-    longest = (timezone.now() - oldest).total_seconds() if oldest else 0
-    return {"queue": queue_id, **row, "longest_wait_seconds": round(longest)}
+    for row in rows:
+        oldest = row["oldest"]
+        out[row["queue_id"]].update(
+            waiting=row["waiting"],
+            offered=row["offered"],
+            longest_wait_seconds=round((now - oldest).total_seconds()) if oldest else 0,
+        )
+    return out
 
 
 # --- Eligibility and scoring ---------------------------------------------------------------
