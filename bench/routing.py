@@ -404,10 +404,16 @@ class ProducerResult:
 
 
 def producer(
-    index: int, count: int, center: Center, seed: int, barrier, result: ProducerResult
+    index: int,
+    count: int,
+    center: Center,
+    seed: int,
+    barrier,
+    result: ProducerResult,
+    interval: float = 0.0,
 ) -> None:
     """Open and queue ``count`` interactions through the real services, as channels do."""
-    from django.db import connection
+    from django.db import connection, transaction
 
     from apps.accounts.models import Organization
     from apps.contacts.models import Contact
@@ -431,6 +437,10 @@ def producer(
         result.started = time.perf_counter()
         with connection.execute_wrapper(timer):
             for i, (queue, channel, contact) in enumerate(plan):
+                if interval:  # paced: the i-th arrival is due at started + i × interval
+                    delay = result.started + i * interval - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
                 try:
                     t0 = time.perf_counter()
                     interaction = interaction_create(
@@ -441,8 +451,11 @@ def producer(
                         subject=f"bench {index}-{i}",
                     )
                     t1 = time.perf_counter()
-                    interaction_enqueue(interaction=interaction, queue=queue)  # commits here
-                    committed = time.time()
+                    with transaction.atomic():
+                        interaction_enqueue(interaction=interaction, queue=queue)
+                        # Taken before COMMIT (a descheduled producer would take it late after):
+                        # the latency measured can only come out longer than the real one.
+                        committed = time.time()
                     t2 = time.perf_counter()
                 except Exception as exc:  # counted and shown; the run goes on
                     result.errors[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
@@ -456,10 +469,11 @@ def producer(
         connection.close()
 
 
-def _producer_process(index, count, center, seed, barrier, pipe) -> None:
+def _producer_process(index, count, center, seed, barrier, pipe, interval, nice) -> None:
+    os.nice(nice)
     result = ProducerResult()
     try:
-        producer(index, count, center, seed, barrier, result)
+        producer(index, count, center, seed, barrier, result, interval)
     except Exception as exc:  # reported by the parent
         result.errors[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
     pipe.send(result)
@@ -473,7 +487,7 @@ class Producers:
     thread is using); they begin together when ``start()`` joins their barrier.
     """
 
-    def __init__(self, args, center: Center, total: int, seed: int) -> None:
+    def __init__(self, args, center: Center, total: int, seed: int, rate: float = 0) -> None:
         import multiprocessing
 
         from django.db import connections
@@ -483,12 +497,14 @@ class Producers:
             per[i] += 1
         connections.close_all()
         mp = multiprocessing.get_context("fork")
+        interval = args.producers / rate if rate else 0.0  # each producer's share of the rate
         self.barrier = mp.Barrier(args.producers + 1, timeout=600)
         self.pipes, self.procs = [], []
         for i in range(args.producers):
             receive, send = mp.Pipe(duplex=False)
             proc = mp.Process(
-                target=_producer_process, args=(i, per[i], center, seed, self.barrier, send)
+                target=_producer_process,
+                args=(i, per[i], center, seed, self.barrier, send, interval, args.nice),
             )
             proc.start()
             send.close()
@@ -553,12 +569,21 @@ def _router_process(stop, pipe, per_line: int, chunk: int) -> None:
         router.stop()
 
     threading.Thread(target=watch, daemon=True).start()
+    profile_to = os.environ.get("BENCH_PROFILE_ROUTER")
+    if profile_to:  # a cProfile of the router process, for whoever works on it
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     try:
         router.run()
     except Exception as exc:
         result.errors[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
     finally:
         connection.close()
+        if profile_to:
+            profiler.disable()
+            profiler.dump_stats(f"{profile_to}.{os.getpid()}")
     pipe.send(result)
     pipe.close()
 
@@ -597,9 +622,12 @@ class ConsumerStats:
     errors: Counter = field(default_factory=Counter)
 
 
-def consumer(index: int, consumers: int, center: Center, stop, stats: ConsumerStats) -> None:
+def consumer(
+    index: int, consumers: int, center: Center, stop, stats: ConsumerStats, nice: int = 0
+) -> None:
     """Accept and close the offers of this consumer's agents as soon as they appear (agents
     freeing capacity; each close wakes the router)."""
+    os.nice(nice)  # Linux: this thread only
     from django.core.exceptions import ValidationError
     from django.db import connection
 
@@ -796,12 +824,14 @@ def run(args, center: Center) -> dict:
 
     # Live: producers queue, the router places, consumers accept and close (freeing agents).
     router = RouterProcess(args)
-    producers = Producers(args, center, args.interactions, args.seed)
+    producers = Producers(args, center, args.interactions, args.seed, rate=args.rate)
     stop_consumers = threading.Event()
     cstats = [ConsumerStats() for _ in range(args.consumers)]
     consumers = [
         threading.Thread(
-            target=consumer, args=(i, args.consumers, center, stop_consumers, s), daemon=True
+            target=consumer,
+            args=(i, args.consumers, center, stop_consumers, s, args.nice),
+            daemon=True,
         )
         for i, s in enumerate(cstats)
     ]
@@ -1014,6 +1044,18 @@ def parse_args(argv=None):
     parser.add_argument("--contacts", type=int, default=2000)
     parser.add_argument("--consumers", type=int, default=2, help="threads accepting offers")
     parser.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="live phase: interactions per second from all producers (0: as fast as they can)",
+    )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=10,
+        help="CPU niceness of the traffic simulators (producers, consumers), not of the router",
+    )
+    parser.add_argument(
         "--burst", type=int, default=2000, help="interactions queued before the router starts"
     )
     parser.add_argument("--per-line", type=int, default=200, help="router: heads per queue line")
@@ -1138,8 +1180,8 @@ def report(args, out, checks, plain_tps, baseline_kind, py_tps, setup_s, elapsed
         ),
         (
             "producers / consumers / routers",
-            f"{args.producers} processes / {args.consumers} threads / 1 process "
-            f"(per line {args.per_line}, chunk {args.chunk})",
+            f"{args.producers} processes / {args.consumers} threads (nice {args.nice}) / "
+            f"1 process (per line {args.per_line}, chunk {args.chunk})",
         ),
         ("load average before the run", f"{out['load']:.2f} on {os.cpu_count()} CPUs"),
         (
@@ -1150,7 +1192,10 @@ def report(args, out, checks, plain_tps, baseline_kind, py_tps, setup_s, elapsed
         ("setup (bulk, not measured)", f"{setup_s:.1f} s"),
         ("LIVE", "producers queue, the router places, consumers accept and close"),
         ("  enqueues", f"{len(enqueued)} of {args.interactions} in {window:.1f} s"),
-        ("  arrival rate", f"{arrival:.0f}/s"),
+        (
+            "  arrival rate",
+            f"{arrival:.0f}/s ({f'paced at {args.rate:g}/s' if args.rate else 'flat out'})",
+        ),
         (
             "  interaction_create / _enqueue ms p50",
             f"{ms(creates, 50):.1f} / {ms(enqueues, 50):.1f} "

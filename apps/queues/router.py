@@ -3,20 +3,24 @@
 ``manage.py router`` runs ``Router.run``. Each round it
 
 1. times out the offers past their deadline (RONA), at most every ``expire_every`` seconds;
-2. reads the head of every queue's line per channel (``per_line`` interactions each, one query:
-   a line blocked on voice never hides the chats behind it);
-3. plans them all in memory against one snapshot of the agents (queue settings and skills are
-   kept for ``config_seconds``; presence and loads are read fresh every round);
+2. reads the head of each line (queue and channel) of the queues in scope (see below):
+   ``per_line`` interactions each, one query; a line blocked on voice never hides the chats
+   behind it;
+3. plans them all in memory against the agents' state (queue settings, members and skills
+   are kept for ``config_seconds``; presence and loads are kept between rounds and read
+   again for the agents a wake-up names, for everyone on full rounds: ``Router.agents``);
 4. applies the plan in chunks of ``chunk`` decisions, one transaction each (``engine.apply``:
    the interactions and agents are locked and rechecked, so routers, inline routing and agent
    actions can run at the same time);
 5. publishes each touched queue's live summary at most every ``summary_every`` seconds.
 
 It then waits for a wake-up: a PostgreSQL ``NOTIFY`` sent at the commit of every enqueue, re-queue
-and agent release (``services.routing_wake``), or ``ROUTER_IDLE_SECONDS`` at the latest (SQLite,
-and what time alone changes: relaxed skills, preferred-agent waits, business hours). A round
-that left work behind (a chunk dropped under contention, a line longer than it read) runs again
-at once.
+(naming the queue) and agent release (naming the agent), ``services.routing_wake``. The next
+round reads only the lines of the queues named, and of the queues of the agents named: a
+backlog elsewhere costs it nothing. At least every ``ROUTER_IDLE_SECONDS`` a round looks at
+every queue (SQLite, which has no NOTIFY, and what time alone changes: relaxed skills,
+preferred-agent waits, business hours). A round that left work behind (a chunk dropped under
+contention, a line longer than it read) is followed at once by a round over every queue.
 
 A crash mid-round loses nothing: an uncommitted plan leaves every interaction queued.
 """
@@ -78,6 +82,14 @@ class Router:
         self._expired_at = 0.0
         self._summaries_at = 0.0
         self._touched: set[int] = set()
+        # What the wake-ups since the last round named: queues, and agents (their queues).
+        # None: look at every queue (the first round, a bare wake-up, at least every idle
+        # period for what time alone changes, and after a round that left work behind).
+        self._queues: set[int] | None = None
+        self._agents: set[int] = set()
+        self._full_at = 0.0
+        self._agent_cache: dict[int, engine.AgentState] | None = None
+        self._cache_config = None
         self._stop = False
         self._listener = None
         self._publisher = None  # started by run(): one thread sends the real-time events
@@ -112,6 +124,38 @@ class Router:
         )
         return engine.waiting_rows(ranked)
 
+    def _scope(self, config, clock: float) -> tuple[list[int], set[int] | None]:
+        """The queues this round looks at, and the agents to read again (None: everyone).
+        Resets what the wake-ups named."""
+        named, agents = self._queues, self._agents
+        self._queues, self._agents = set(), set()
+        if named is None or clock - self._full_at >= self.idle_seconds:
+            self._full_at = clock
+            return list(config), None
+        for queue_id, queue in config.items():
+            if queue_id in named or not agents.isdisjoint(queue.members):
+                named.add(queue_id)
+        return [q for q in named if q in config], agents
+
+    def agents(self, config, refresh: set[int] | None) -> dict[int, engine.AgentState]:
+        """Presence, capacity and load of the members of every queue, kept between rounds.
+
+        Everyone is read again on full rounds and when the queue settings were reloaded;
+        otherwise only the agents wake-ups named (a release, a presence change). What the
+        plans offered is already counted in it. Staleness costs no correctness: ``apply``
+        locks and recounts, and a dropped decision makes the next round a full one.
+        """
+        if refresh is None or self._agent_cache is None or self._cache_config is not config:
+            members = {a for q in config.values() for a in q.members}
+            self._agent_cache = engine.agents_state(members, skills=self._skills)
+            self._cache_config = config
+        elif refresh:
+            fresh = engine.agents_state(refresh, skills=self._skills)
+            for agent_id in refresh:
+                self._agent_cache.pop(agent_id, None)
+            self._agent_cache.update(fresh)
+        return self._agent_cache
+
     def round(self) -> RoundStats:
         started = time.perf_counter()
         stats = RoundStats()
@@ -122,12 +166,18 @@ class Router:
 
             self._expired_at = clock
             stats.expired = offers_expire_due(now=now)
+            if stats.expired:  # their interactions are back in line: look everywhere
+                self._queues = None
         config = self.config(now)
-        open_queues = [q for q, state in config.items() if state.is_open]
+        scope, refresh = self._scope(config, clock)
+        open_queues = [q for q in scope if config[q].is_open]
         waiting = self.heads(open_queues) if open_queues else []
         stats.waiting = len(waiting)
+        agents = self.agents(config, refresh)
         if waiting:
-            snapshot = engine.snapshot_load(None, now=now, config=config, skills=self._skills)
+            snapshot = engine.Snapshot(
+                queues={q: config[q] for q in open_queues}, agents=agents, taken_at=now
+            )
             decisions = engine.plan(waiting, snapshot, now=now)
             stats.decisions = len(decisions)
             for start in range(0, len(decisions), self.chunk):
@@ -150,6 +200,8 @@ class Router:
                 lines[w.queue_id, w.channel] = lines.get((w.queue_id, w.channel), 0) + 1
             long_line = any(n >= self.per_line for n in lines.values())
             stats.more = stats.dropped > 0 or (long_line and stats.placed > 0)
+            if stats.more:
+                self._queues = None
         self._publish_summaries(clock)
         stats.seconds = time.perf_counter() - started
         if stats.placed or stats.dropped or stats.expired:
@@ -211,15 +263,29 @@ class Router:
             time.sleep(seconds)
             return
         try:
-            for _note in listener.notifies(timeout=seconds, stop_after=1):
-                break
+            notes = list(listener.notifies(timeout=seconds, stop_after=1))
+            if not notes:  # nothing named: a full round
+                self._queues = None
+                return
             # Several commits in a row: one round for them all.
-            for _note in listener.notifies(timeout=0.001):
-                pass
+            notes += listener.notifies(timeout=0.001)
+            for note in notes:
+                self._note(note.payload)
         except Exception:
             logger.exception("router.listen_failed")
             self._close_listener()
             time.sleep(min(seconds, 1.0))
+
+    def _note(self, payload: str) -> None:
+        if self._queues is None:
+            return
+        kind, number = payload[:1], payload[1:]
+        if kind == "q" and number.isdigit():
+            self._queues.add(int(number))
+        elif kind == "a" and number.isdigit():
+            self._agents.add(int(number))
+        else:
+            self._queues = None
 
     def _listen(self):
         if connection.vendor != "postgresql":

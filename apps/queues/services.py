@@ -114,7 +114,7 @@ def interaction_enqueue(
     if not queue_is_open(queue=queue, at=now):
         _closed(interaction=interaction, queue=queue, now=now)
         return interaction
-    _route_now(interaction.pk)
+    _route_now(interaction)
     return interaction
 
 
@@ -163,20 +163,23 @@ def _last_agent_id(interaction: Interaction) -> int | None:
     )
 
 
-def _route_now(interaction_id: int) -> None:
+def _route_now(interaction: Interaction) -> None:
     """Place a waiting interaction: inline, in the caller's transaction (no task hop, the
     engine's locks make it safe), unless a router process does it (ROUTING_INLINE off)."""
     if settings.ROUTING_INLINE:
-        route_interaction(interaction_id=interaction_id)
-    routing_wake()
+        route_interaction(interaction_id=interaction.pk)
+    routing_wake(queue_id=interaction.queue_id)
 
 
-def routing_wake() -> None:
-    """Tell the router process something changed (PostgreSQL NOTIFY, sent at commit; the
-    router also looks on its own every ``ROUTER_IDLE_SECONDS``)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, '')", [ROUTING_CHANNEL])
+def routing_wake(*, queue_id: int | None = None, agent_id: int | None = None) -> None:
+    """Tell the router process what changed: a queue's line, an agent's room, or (neither)
+    anything. A PostgreSQL NOTIFY, delivered at commit; the router also makes a full round on
+    its own every ``ROUTER_IDLE_SECONDS`` (SQLite has no NOTIFY)."""
+    if connection.vendor != "postgresql":
+        return
+    payload = f"q{queue_id}" if queue_id else f"a{agent_id}" if agent_id else ""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, %s)", [ROUTING_CHANNEL, payload])
 
 
 ROUTING_CHANNEL = "cc_routing"
@@ -398,7 +401,7 @@ def _requeue(interaction: Interaction, *, offer: Offer, reason: str, now) -> Non
     interaction_transition(
         interaction=interaction, to=State.QUEUED, data={"offer": offer.pk, "reason": reason}, at=now
     )
-    _route_now(interaction.pk)
+    _route_now(interaction)
 
 
 @transaction.atomic
@@ -511,6 +514,8 @@ def presence_set(*, agent, status: str, reason: ReasonCode | None = None, actor=
     )
     if status == PresenceStatus.AVAILABLE:
         _route_agent_now(agent)
+    else:
+        routing_wake(agent_id=agent.pk)  # the router stops counting on them
     return presence
 
 
@@ -523,7 +528,7 @@ def agent_released(*, agent) -> None:
 def _route_agent_now(agent) -> None:
     if settings.ROUTING_INLINE:
         route_agent_backlog(agent=agent)
-    routing_wake()
+    routing_wake(agent_id=agent.pk)
 
 
 # --- Waiting-line upkeep: overflow, no reply, callbacks ---------------------------------------
@@ -554,7 +559,7 @@ def interaction_move(
         actor=actor,
         data={"from_queue": previous, "to_queue": queue.pk},
     )
-    _route_now(interaction.pk)
+    _route_now(interaction)
     return interaction
 
 
@@ -676,7 +681,7 @@ def interactions_requeue_unanswered(*, now=None) -> int:
                     to=State.QUEUED,
                     data={"reason": "no_reply", "agent": agent_id},
                 )
-                _route_now(interaction.pk)
+                _route_now(interaction)
             requeued += 1
     return requeued
 

@@ -138,6 +138,48 @@ def test_a_round_times_out_due_offers_and_gives_the_interaction_to_someone_else(
     assert interaction.assigned_agent_id == other.pk
 
 
+def test_a_woken_round_reads_only_the_queues_named_then_a_full_round_catches_up(router_only):
+    sales, support = QueueFactory(), QueueFactory()
+    seller = agent_in_queue(sales)
+    agent_in_queue(support)
+    router = Router(idle_seconds=3600)
+    router.round()  # the first round looks everywhere
+    for_sales, for_support = enqueue(sales), enqueue(support)
+    router._note(f"q{sales.pk}")  # what NOTIFY carried: only sales changed
+
+    stats = router.round()
+
+    assert (stats.waiting, stats.placed) == (1, 1)
+    for_sales.refresh_from_db()
+    for_support.refresh_from_db()
+    assert (for_sales.state, for_support.state) == (State.OFFERED, State.QUEUED)
+    # An agent named: their queues are looked at.
+    router._note(f"a{seller.pk}")
+    assert router.round().waiting == 0
+    router._note("")  # a bare wake-up: everything
+    assert router.round().placed == 1
+    for_support.refresh_from_db()
+    assert for_support.state == State.OFFERED
+
+
+def test_agents_named_by_a_wake_up_are_read_again_between_full_rounds(router_only):
+    queue = QueueFactory()
+    leaving = agent_in_queue(queue, idle_minutes=30)  # longest idle: would be chosen first
+    staying = agent_in_queue(queue, idle_minutes=1)
+    router = Router(idle_seconds=3600)
+    router.round()  # full: both agents cached as available
+    services.presence_set(agent=leaving, status=PresenceStatus.AWAY)
+    interaction = enqueue(queue)
+    router._note(f"a{leaving.pk}")  # what presence_set's NOTIFY carries
+    router._note(f"q{queue.pk}")
+
+    stats = router.round()
+
+    assert (stats.placed, stats.dropped) == (1, 0)  # the plan already knew they had left
+    interaction.refresh_from_db()
+    assert interaction.assigned_agent_id == staying.pk
+
+
 def test_a_closed_queue_is_not_routed(router_only):
     from apps.queues.models import BusinessHours
 
