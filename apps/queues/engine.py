@@ -127,9 +127,17 @@ class Decision:
     timeout: int  # seconds the offer rings
 
 
+def json_value(raw):
+    """A JSON column's value as Python: Django's PostgreSQL connections hand raw ``jsonb`` over
+    as text (the field decodes it), the ORM as Python already."""
+    import json
+
+    return json.loads(raw) if isinstance(raw, str | bytes) else raw
+
+
 def _capacity(raw) -> dict[str, int]:
     out = {}
-    for kind, value in (raw or {}).items():
+    for kind, value in (json_value(raw) or {}).items():
         try:
             out[kind] = int(value)
         except (TypeError, ValueError):
@@ -228,12 +236,20 @@ def loads_of(agent_ids: list[int]) -> Counter:
     loads: Counter = Counter()
     if not agent_ids:
         return loads
-    rows = (
-        Interaction.objects.filter(assigned_agent_id__in=agent_ids, state__in=BUSY_STATES)
-        .order_by()
-        .values_list("assigned_agent_id", "channel")
-        .annotate(n=Count("id"))
-    )
+    if connection.vendor == "postgresql":
+        rows = _pg_rows(
+            f"""SELECT assigned_agent_id, channel, count(*) FROM {Interaction._meta.db_table}
+                WHERE assigned_agent_id = ANY(%s) AND state = ANY(%s)
+                GROUP BY assigned_agent_id, channel""",  # noqa: S608
+            [list(agent_ids), list(BUSY_STATES)],
+        )
+    else:
+        rows = (
+            Interaction.objects.filter(assigned_agent_id__in=agent_ids, state__in=BUSY_STATES)
+            .order_by()
+            .values_list("assigned_agent_id", "channel")
+            .annotate(n=Count("id"))
+        )
     for agent_id, channel, n in rows:
         loads[agent_id, CAPACITY_KIND[channel]] += n
     return loads
@@ -403,6 +419,73 @@ def _skilled_members(
     return out
 
 
+# --- Hot statements ----------------------------------------------------------------------------
+# The router runs these several times a second. On PostgreSQL they are written out, with arrays
+# as parameters: building them through the ORM cost more CPU than running them. Elsewhere the
+# ORM's versions (SQLite has one writer and small volumes). Table names come from the models.
+
+
+def _pg_rows(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _lock_waiting(ids: list[int]) -> set[int]:
+    """Lock those of these interactions still waiting that no other router holds."""
+    if connection.vendor == "postgresql":
+        rows = _pg_rows(
+            f"""SELECT id FROM {Interaction._meta.db_table}
+                WHERE id = ANY(%s) AND state = %s
+                ORDER BY id FOR UPDATE SKIP LOCKED""",  # noqa: S608
+            [ids, State.QUEUED],
+        )
+        return {row[0] for row in rows}
+    return set(
+        Interaction.objects.select_for_update(**skip_locked())
+        .filter(pk__in=ids, state=State.QUEUED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _lock_available(agent_ids: list[int]) -> dict[int, tuple[int, dict[str, int]]]:
+    """Lock the presence rows of those of these agents still available that no other router
+    holds: agent id → (presence id, capacity)."""
+    from apps.accounts.models import AgentProfile
+
+    if connection.vendor == "postgresql":
+        rows = _pg_rows(
+            f"""SELECT p.agent_id, p.id, ap.capacity FROM {Presence._meta.db_table} p
+                LEFT JOIN {AgentProfile._meta.db_table} ap ON ap.user_id = p.agent_id
+                WHERE p.agent_id = ANY(%s) AND p.status = %s
+                ORDER BY p.id FOR UPDATE OF p SKIP LOCKED""",  # noqa: S608
+            [agent_ids, PresenceStatus.AVAILABLE],
+        )
+    else:
+        rows = (
+            Presence.objects.select_for_update(**skip_locked(of_self=True))
+            .filter(agent_id__in=agent_ids, status=PresenceStatus.AVAILABLE)
+            .order_by("pk")
+            .values_list("agent_id", "pk", "agent__agent_profile__capacity")
+        )
+    return {
+        agent_id: (presence_id, _capacity(capacity)) for agent_id, presence_id, capacity in rows
+    }
+
+
+def _stamp_offered(agent_ids: set[int], now: datetime) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Presence._meta.db_table} SET last_offer_at = %s "  # noqa: S608
+                "WHERE agent_id = ANY(%s)",
+                [now, sorted(agent_ids)],
+            )
+        return
+    Presence.objects.filter(agent_id__in=agent_ids).update(last_offer_at=now)
+
+
 # --- Applying a plan ----------------------------------------------------------------------------
 
 
@@ -431,22 +514,9 @@ def apply(
         return Applied(offers=[], interactions=[], queues=set(), dropped=0)
     now = now or timezone.now()
     with transaction.atomic():
-        still = set(
-            Interaction.objects.select_for_update(**skip_locked())
-            .filter(pk__in=[d.waiting.id for d in decisions], state=State.QUEUED)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        still = _lock_waiting([d.waiting.id for d in decisions])
         wanted = sorted({a for d in decisions if d.waiting.id in still for a in d.agent_ids})
-        held = {
-            agent_id: (presence_id, _capacity(capacity))
-            for agent_id, presence_id, capacity in (
-                Presence.objects.select_for_update(**skip_locked(of_self=True))
-                .filter(agent_id__in=wanted, status=PresenceStatus.AVAILABLE)
-                .order_by("pk")
-                .values_list("agent_id", "pk", "agent__agent_profile__capacity")
-            )
-        }
+        held = _lock_available(wanted)
         loads = loads_of(list(held))
         kept: list[tuple[Decision, list[int]]] = []
         for d in decisions:
@@ -465,7 +535,7 @@ def apply(
             return Applied(offers=[], interactions=[], queues=set(), dropped=len(decisions))
         timeouts = {d.waiting.queue_id: d.timeout for d, _a in kept}
         offers = _write(kept, now)
-        Presence.objects.filter(agent_id__in={o.agent_id for o in offers}).update(last_offer_at=now)
+        _stamp_offered({o.agent_id for o in offers}, now)
         _announce(offers, kept, announce)
         if schedule_expiry:
             _schedule_expiry(offers, timeouts)

@@ -111,6 +111,8 @@ class Router:
 
     def heads(self, queue_ids) -> list[engine.Waiting]:
         """The first ``per_line`` waiting interactions of each (queue, channel), in line order."""
+        if connection.vendor == "postgresql":
+            return self._heads_postgresql(list(queue_ids))
         ranked = (
             Interaction.objects.filter(state=State.QUEUED, queue_id__in=list(queue_ids))
             .annotate(
@@ -123,6 +125,40 @@ class Router:
             .filter(place__lte=self.per_line)
         )
         return engine.waiting_rows(ranked)
+
+    def _heads_postgresql(self, queue_ids: list[int]) -> list[engine.Waiting]:
+        # The same query written out: the ORM's compiling of the window cost more CPU than
+        # PostgreSQL's running of it, several times a second.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""SELECT id, organization_id, contact_id, queue_id, channel, queued_at,
+                        routing_rank, preferred_agent_id, data -> 'declined_by'
+                    FROM (
+                        SELECT *, row_number() OVER (
+                            PARTITION BY queue_id, channel ORDER BY routing_rank, id
+                        ) AS place
+                        FROM {Interaction._meta.db_table}
+                        WHERE state = %s AND queue_id = ANY(%s)
+                    ) AS line
+                    WHERE place <= %s
+                    ORDER BY routing_rank, id""",  # noqa: S608
+                [State.QUEUED, queue_ids, self.per_line],
+            )
+            rows = cursor.fetchall()
+        return [
+            engine.Waiting(
+                id=pk,
+                organization_id=org,
+                contact_id=contact,
+                queue_id=queue,
+                channel=channel,
+                queued_at=queued_at,
+                routing_rank=rank,
+                preferred_agent_id=preferred,
+                declined=frozenset(engine.json_value(declined) or ()),
+            )
+            for pk, org, contact, queue, channel, queued_at, rank, preferred, declined in rows
+        ]
 
     def _scope(self, config, clock: float) -> tuple[list[int], set[int] | None]:
         """The queues this round looks at, and the agents to read again (None: everyone).

@@ -180,6 +180,21 @@ def test_agents_named_by_a_wake_up_are_read_again_between_full_rounds(router_onl
     assert interaction.assigned_agent_id == staying.pk
 
 
+def test_a_declined_interaction_goes_to_someone_else_in_the_next_round(router_only):
+    queue = QueueFactory()
+    first = agent_in_queue(queue, idle_minutes=30)  # longest idle
+    second = agent_in_queue(queue, idle_minutes=1)
+    interaction = enqueue(queue)
+    Router().round()
+    services.offer_reject(offer=Offer.objects.get(agent=first), agent=first)
+
+    Router().round()
+
+    interaction.refresh_from_db()
+    assert interaction.state == State.OFFERED
+    assert interaction.assigned_agent_id == second.pk  # still the longest idle is not asked
+
+
 def test_a_closed_queue_is_not_routed(router_only):
     from apps.queues.models import BusinessHours
 
