@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "apps.campaigns",
     "apps.interactions",
     "apps.integrations",
+    "apps.desk",
 ]
 
 MIDDLEWARE = [

@@ -60,6 +60,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/preferences/", accounts_views.preferences_view, name="preferences"),
     path("notifications/", include("apps.notifications.urls")),
+    path("desk/", include("apps.desk.urls")),
     path("admin/", admin.site.urls),
     path(
         "api/schema/",

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.core.realtime import interaction_group, publish
+from apps.core.realtime import agent_group, interaction_group, publish
 from apps.interactions.models import (
     Channel,
     Direction,
@@ -102,11 +102,11 @@ def event_record(
 
 
 def _publish(interaction: Interaction, event: str, **extra) -> None:
-    publish(
-        group=interaction_group(interaction.pk),
-        event=event,
-        data={"id": interaction.pk, "state": interaction.state, **extra},
-    )
+    data = {"id": interaction.pk, "state": interaction.state, **extra}
+    publish(group=interaction_group(interaction.pk), event=event, data=data)
+    if event == "interaction.updated" and interaction.assigned_agent_id:
+        # The agent's desk (every tab) follows the interactions in their hands.
+        publish(group=agent_group(interaction.assigned_agent_id), event=event, data=data)
 
 
 def interaction_payload(interaction: Interaction) -> dict[str, Any]:

@@ -383,6 +383,11 @@ def offer_accept(*, offer: Offer, agent) -> Offer:
     interaction_transition(
         interaction=interaction, to=State.ACTIVE, actor=agent, data={"offer": offer.pk}
     )
+    publish(
+        group=agent_group(agent.pk),
+        event="offer.accepted",
+        data={"offer": offer.pk, "interaction": interaction.pk},
+    )
     if interaction.queue_id:
         _publish_queue(interaction.queue)
     return offer

@@ -139,6 +139,11 @@ def _disposition(org, owner):
 
 
 OBJECT_CASES = [
+    Case("desk-offer-accept", _offer, methods=("post",)),
+    Case("desk-offer-reject", _offer, methods=("post",)),
+    Case("desk-interaction", _interaction),
+    Case("desk-reply", _interaction, methods=("post",)),
+    Case("desk-close", _interaction, methods=("post",)),
     Case("notification-detail", _notification),
     Case("notification-read", _notification, methods=("post",)),
     Case("api:user-detail", _user, api=True),

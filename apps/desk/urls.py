@@ -1,0 +1,13 @@
+from django.urls import path
+
+from apps.desk import views
+
+urlpatterns = [
+    path("", views.desk_view, name="desk"),
+    path("presence/", views.desk_presence_view, name="desk-presence"),
+    path("offers/<int:pk>/accept/", views.desk_offer_accept_view, name="desk-offer-accept"),
+    path("offers/<int:pk>/reject/", views.desk_offer_reject_view, name="desk-offer-reject"),
+    path("interactions/<int:pk>/", views.desk_interaction_view, name="desk-interaction"),
+    path("interactions/<int:pk>/reply/", views.desk_reply_view, name="desk-reply"),
+    path("interactions/<int:pk>/close/", views.desk_close_view, name="desk-close"),
+]

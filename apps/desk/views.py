@@ -1,0 +1,203 @@
+"""The agent desk: presence, offers ringing, interactions in hand, one conversation at a time.
+
+Every panel is a template partial; the live socket (``?desk=1``) sends the same partials with
+``hx-swap-oob`` when the server changes something, so every tab shows the same state.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from apps.desk import selectors
+from apps.interactions.models import Direction, Disposition, Message
+from apps.interactions.selectors import screen_pop
+from apps.interactions.services import interaction_close, message_add
+from apps.queues.models import PresenceStatus, ReasonCode
+from apps.queues.services import offer_accept, offer_reject, presence_set
+
+
+def _agent(request):
+    if request.user.organization_id is None:  # the platform operator has no desk
+        raise Http404
+    return request.user
+
+
+def _error_text(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+def desk_context(agent) -> dict:
+    return {
+        "work": selectors.desk_work(agent=agent),
+        "presence": selectors.desk_presence(agent=agent),
+        "reasons": list(selectors.desk_reason_codes(agent=agent)),
+        "statuses": [
+            (value, label)
+            for value, label in PresenceStatus.choices
+            if value != PresenceStatus.WRAP_UP  # set by the system after an interaction
+        ],
+    }
+
+
+@login_required
+def desk_view(request):
+    agent = _agent(request)
+    return render(request, "desk/desk.html", desk_context(agent))
+
+
+@login_required
+@require_POST
+def desk_presence_view(request):
+    agent = _agent(request)
+    status = request.POST.get("status", "")
+    reason = None
+    reason_id = request.POST.get("reason") or ""
+    if reason_id.isdigit():
+        reason = ReasonCode.objects.filter(
+            organization_id=agent.organization_id, pk=int(reason_id), is_active=True
+        ).first()
+    error = ""
+    try:
+        presence_set(agent=agent, status=status, reason=reason, actor=agent)
+    except ValidationError as exc:
+        error = _error_text(exc)
+    context = {**desk_context(agent), "presence_error": error}
+    if request.htmx:
+        return render(request, "desk/_panels.html", context, status=400 if error else 200)
+    if error:
+        messages.error(request, error)
+    return redirect("desk")
+
+
+@login_required
+@require_POST
+def desk_offer_accept_view(request, pk: int):
+    agent = _agent(request)
+    offer = selectors.desk_offer_get(agent=agent, offer_id=pk)
+    try:
+        offer_accept(offer=offer, agent=agent)
+    except ValidationError as exc:
+        if request.htmx:
+            context = {**desk_context(agent), "work_error": _error_text(exc)}
+            return render(request, "desk/_panels.html", context, status=409)
+        messages.error(request, _error_text(exc))
+        return redirect("desk")
+    target = reverse("desk-interaction", kwargs={"pk": offer.interaction_id})
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+@login_required
+@require_POST
+def desk_offer_reject_view(request, pk: int):
+    agent = _agent(request)
+    offer = selectors.desk_offer_get(agent=agent, offer_id=pk)
+    error = ""
+    try:
+        offer_reject(offer=offer, agent=agent)
+    except ValidationError as exc:
+        error = _error_text(exc)
+    if request.htmx:
+        return render(request, "desk/_panels.html", {**desk_context(agent), "work_error": error})
+    if error:
+        messages.error(request, error)
+    return redirect("desk")
+
+
+def _conversation_context(request, interaction) -> dict:
+    return {
+        "interaction": interaction,
+        "pop": screen_pop(interaction=interaction),
+        "messages_": list(
+            Message.objects.filter(interaction=interaction)
+            .select_related("author")
+            .order_by("created_at", "id")
+        ),
+        "dispositions": list(
+            Disposition.objects.filter(
+                organization_id=interaction.organization_id, is_active=True
+            ).order_by("name")
+        ),
+        **desk_context(request.user),
+    }
+
+
+@login_required
+def desk_interaction_view(request, pk: int):
+    _agent(request)
+    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
+    return render(request, "desk/interaction.html", _conversation_context(request, interaction))
+
+
+@login_required
+@require_POST
+def desk_reply_view(request, pk: int):
+    _agent(request)
+    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
+    error = ""
+    body = request.POST.get("body", "")
+    if not interaction.is_open:
+        error = _("This conversation is closed.")
+    else:
+        try:
+            message_add(
+                interaction=interaction,
+                direction=Direction.OUTBOUND,
+                author_kind=Message.Author.AGENT,
+                author=request.user,
+                body=body,
+            )
+            body = ""
+        except ValidationError as exc:
+            error = _error_text(exc)
+    context = {**_conversation_context(request, interaction), "reply_error": error, "body": body}
+    if request.htmx:
+        return render(request, "desk/_conversation.html", context, status=400 if error else 200)
+    if error:
+        messages.error(request, error)
+    return redirect("desk-interaction", pk=pk)
+
+
+@login_required
+@require_POST
+def desk_close_view(request, pk: int):
+    agent = _agent(request)
+    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
+    disposition = None
+    disposition_id = request.POST.get("disposition") or ""
+    if disposition_id.isdigit():
+        disposition = Disposition.objects.filter(
+            organization_id=agent.organization_id, pk=int(disposition_id), is_active=True
+        ).first()
+    error = ""
+    if disposition is None:
+        error = _("Choose how it ended.")
+    else:
+        try:
+            interaction_close(
+                interaction=interaction,
+                actor=request.user,
+                disposition=disposition,
+                notes=request.POST.get("notes", ""),
+            )
+        except ValidationError as exc:
+            error = _error_text(exc)
+    if error:
+        context = {**_conversation_context(request, interaction), "close_error": error}
+        if request.htmx:
+            return render(request, "desk/_conversation.html", context, status=400)
+        return render(request, "desk/interaction.html", context, status=400)
+    messages.success(request, _("Closed."))
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = reverse("desk")
+        return response
+    return redirect("desk")

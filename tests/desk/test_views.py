@@ -1,0 +1,168 @@
+"""The agent desk pages: presence, offers, the conversation, reply and close."""
+
+import pytest
+from django.urls import reverse
+
+from apps.interactions.models import Event, Message, State
+from apps.queues import services
+from apps.queues.models import Offer, Presence, PresenceStatus, QueueMember, ReasonCode
+from tests.factories import (
+    ContactFactory,
+    DispositionFactory,
+    InteractionFactory,
+    QueueFactory,
+    agent_in_queue,
+)
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def queue(org_a):
+    return QueueFactory(organization=org_a, name="Support")
+
+
+@pytest.fixture
+def offered(queue, agent_a):
+    """A chat offered to agent_a, who is an available member of the queue."""
+    QueueMember.objects.create(organization=queue.organization, queue=queue, agent=agent_a)
+    services.presence_set(agent=agent_a, status=PresenceStatus.AVAILABLE)
+    contact = ContactFactory(organization=queue.organization, first_name="Ada", last_name="Byron")
+    interaction = InteractionFactory(contact=contact, channel="webchat", subject="Billing")
+    services.interaction_enqueue(interaction=interaction, queue=queue)
+    interaction.refresh_from_db()
+    assert interaction.state == State.OFFERED
+    return Offer.objects.get(interaction=interaction, agent=agent_a)
+
+
+def test_desk_shows_status_and_the_ringing_offer(login, offered, agent_a):
+    client = login(agent_a)
+    body = client.get(reverse("desk")).content.decode()
+    assert 'data-testid="presence-status">Available' in body
+    assert "Ada Byron" in body and "Billing" in body
+    assert reverse("desk-offer-accept", args=[offered.pk]) in body
+    assert "/ws/live/?desk=1" in body
+
+
+def test_desk_keeps_a_bounded_number_of_queries(
+    login, queue, agent_a, django_assert_max_num_queries
+):
+    QueueMember.objects.create(organization=queue.organization, queue=queue, agent=agent_a)
+    services.presence_set(agent=agent_a, status=PresenceStatus.AVAILABLE)
+    agent_a.agent_profile.capacity = {"chat": 20}
+    agent_a.agent_profile.save()
+    for _ in range(12):
+        services.interaction_enqueue(
+            interaction=InteractionFactory(
+                contact__organization=queue.organization, channel="webchat"
+            ),
+            queue=queue,
+        )
+    client = login(agent_a)
+    with django_assert_max_num_queries(20):
+        response = client.get(reverse("desk"))
+    assert response.content.decode().count('data-testid="accept"') == 12
+
+
+def test_presence_change_with_a_reason_is_recorded_and_rerendered(login, agent_a, org_a):
+    lunch = ReasonCode.objects.create(organization=org_a, status=PresenceStatus.LUNCH, name="Break")
+    client = login(agent_a)
+    response = client.post(
+        reverse("desk-presence"), {"status": PresenceStatus.LUNCH, "reason": lunch.pk}, **HTMX
+    )
+    assert response.status_code == 200
+    assert "Break" in response.content.decode()
+    presence = Presence.objects.get(agent=agent_a)
+    assert (presence.status, presence.reason_id) == (PresenceStatus.LUNCH, lunch.pk)
+    assert Event.objects.filter(type="presence.changed", data__to=PresenceStatus.LUNCH).exists()
+
+
+def test_a_reason_of_another_status_is_refused_with_a_message(login, agent_a, org_a):
+    meeting = ReasonCode.objects.create(organization=org_a, status="meeting", name="Standup")
+    client = login(agent_a)
+    response = client.post(
+        reverse("desk-presence"), {"status": PresenceStatus.AWAY, "reason": meeting.pk}, **HTMX
+    )
+    assert response.status_code == 400
+    assert "does not go with this status" in response.content.decode()
+    assert Presence.objects.get(agent=agent_a).status != PresenceStatus.AWAY
+
+
+def test_accepting_opens_the_conversation(login, offered, agent_a):
+    client = login(agent_a)
+    response = client.post(reverse("desk-offer-accept", args=[offered.pk]), **HTMX)
+    assert response.status_code == 204
+    target = reverse("desk-interaction", args=[offered.interaction_id])
+    assert response["HX-Redirect"] == target
+    offered.refresh_from_db()
+    assert offered.status == Offer.Status.ACCEPTED
+    body = client.get(target).content.decode()
+    assert 'data-testid="screen-pop"' in body and "Ada Byron" in body
+    assert 'data-testid="interaction-state">Active' in body
+
+
+def test_declining_puts_it_back_for_someone_else(login, offered, agent_a, queue):
+    other = agent_in_queue(queue)
+    client = login(agent_a)
+    response = client.post(reverse("desk-offer-reject", args=[offered.pk]), **HTMX)
+    assert response.status_code == 200
+    assert "Nothing is ringing" in response.content.decode()
+    offered.refresh_from_db()
+    assert offered.status == Offer.Status.REJECTED
+    assert Offer.objects.get(status=Offer.Status.PENDING).agent_id == other.pk
+
+
+def test_an_offer_made_to_a_colleague_cannot_be_taken(login, offered, queue, org_a):
+    colleague = agent_in_queue(queue)
+    client = login(colleague)
+    assert client.post(reverse("desk-offer-accept", args=[offered.pk])).status_code == 404
+    offered.refresh_from_db()
+    assert offered.status == Offer.Status.PENDING
+
+
+def test_an_agent_sees_only_their_conversations_a_supervisor_any(
+    login, offered, queue, supervisor_a
+):
+    url = reverse("desk-interaction", args=[offered.interaction_id])
+    colleague = agent_in_queue(queue)
+    assert login(colleague).get(url).status_code == 404
+    assert login(supervisor_a).get(url).status_code == 200
+
+
+def test_reply_stores_an_outbound_message_and_an_empty_one_is_refused(login, offered, agent_a):
+    client = login(agent_a)
+    services.offer_accept(offer=offered, agent=agent_a)
+    url = reverse("desk-reply", args=[offered.interaction_id])
+    response = client.post(url, {"body": "  "}, **HTMX)
+    assert response.status_code == 400
+    assert not Message.objects.exists()
+    response = client.post(url, {"body": "Hello Ada, how can I help?"}, **HTMX)
+    assert response.status_code == 200
+    message = Message.objects.get()
+    assert (message.direction, message.author_id) == ("outbound", agent_a.pk)
+    assert "Hello Ada, how can I help?" in response.content.decode()
+
+
+def test_close_needs_an_outcome_then_closes(login, offered, agent_a, org_a):
+    resolved = DispositionFactory(organization=org_a, name="Resolved")
+    services.offer_accept(offer=offered, agent=agent_a)
+    client = login(agent_a)
+    url = reverse("desk-close", args=[offered.interaction_id])
+    response = client.post(url, {"disposition": ""}, **HTMX)
+    assert response.status_code == 400
+    assert "Choose how it ended" in response.content.decode()
+    offered.interaction.refresh_from_db()
+    assert offered.interaction.state == State.ACTIVE
+    response = client.post(url, {"disposition": resolved.pk, "notes": "ok"}, **HTMX)
+    assert response.status_code == 204 and response["HX-Redirect"] == reverse("desk")
+    offered.interaction.refresh_from_db()
+    assert offered.interaction.state == State.CLOSED
+    assert offered.interaction.disposition_id == resolved.pk
+
+
+def test_the_platform_operator_has_no_desk(client, django_user_model):
+    operator = django_user_model.objects.create_superuser("root", "root@example.com", "x")
+    client.force_login(operator)
+    assert client.get(reverse("desk")).status_code == 404

@@ -1,0 +1,101 @@
+"""The agent desk in a real browser against the live system.
+
+An agent signs in, opens the desk and goes Available. An interaction created and queued through
+the REST API (by the organization's admin, with a token) is offered to them: the offer can only
+appear through the desk's WebSocket (server → Redis channel layer → daphne → browser). They
+accept, see the screen pop with the customer's history, reply, and close with an outcome.
+"""
+
+import json
+import re
+import urllib.request
+import uuid
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.test_live_notifications import PASSWORD, log_in, wait_for_live_socket
+
+pytestmark = pytest.mark.browser
+
+EVENT_TIMEOUT = 15_000  # ms
+
+
+def api(live_system, method: str, path: str, token: str | None = None, body=None):
+    request = urllib.request.Request(  # noqa: S310 (our own server, http)
+        f"{live_system.base_url}{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    if token:
+        request.add_header("Authorization", f"Token {token}")
+    with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310 (our own server)
+        return json.loads(response.read() or b"null")
+
+
+def test_an_offer_pushed_live_is_accepted_answered_and_closed(
+    live_system, page: Page, artifacts_dir
+):
+    log_in(page, live_system, "acme-agent3")
+    page.goto("/desk/")
+    wait_for_live_socket(page)
+    page.select_option("#presence-status", "available")
+    page.click("#presence-apply")
+    expect(page.get_by_test_id("presence-status")).to_have_text("Available")
+
+    token = api(
+        live_system,
+        "POST",
+        "/api/auth/token/",
+        body={"username": "acme-admin", "password": PASSWORD},
+    )["token"]
+    billing = next(
+        q
+        for q in api(live_system, "GET", "/api/v1/queues/", token)["results"]
+        if q["name"] == "Billing"
+    )
+    subject = f"Invoice question {uuid.uuid4().hex[:8]}"
+    interaction = api(
+        live_system,
+        "POST",
+        "/api/v1/interactions/",
+        token,
+        {
+            "channel": "webchat",
+            "direction": "inbound",
+            "identity_kind": "email",
+            "identity_value": "camille@laurent-fils.fr",  # a demo customer with a history
+            "subject": subject,
+        },
+    )
+    api(
+        live_system,
+        "POST",
+        f"/api/v1/interactions/{interaction['id']}/enqueue/",
+        token,
+        {"queue": billing["id"]},
+    )
+
+    offer = page.locator("[data-offer]", has_text=subject)
+    expect(offer).to_be_visible(timeout=EVENT_TIMEOUT)  # only the socket can have put it there
+    expect(offer.locator(".countdown")).to_have_text(re.compile(r"\d+ s"))
+    page.screenshot(path=str(artifacts_dir / "e2e-desk-offer.png"), full_page=True)
+    offer.get_by_test_id("accept").click()
+
+    expect(page).to_have_url(f"{live_system.base_url}/desk/interactions/{interaction['id']}/")
+    expect(page.get_by_test_id("interaction-state")).to_have_text("Active")
+    pop = page.get_by_test_id("screen-pop")
+    expect(pop).to_contain_text("Camille")
+    expect(page.get_by_test_id("history")).to_contain_text("Double charge on invoice")
+
+    page.fill("#reply-body", "Bonjour Camille, je regarde votre facture.")
+    page.get_by_test_id("send").click()
+    expect(page.get_by_test_id("thread")).to_contain_text("je regarde votre facture")
+    page.screenshot(path=str(artifacts_dir / "e2e-desk-conversation.png"), full_page=True)
+
+    page.select_option("#close-disposition", label="Resolved")
+    page.get_by_test_id("close").click()
+    expect(page).to_have_url(f"{live_system.base_url}/desk/")
+    closed = api(live_system, "GET", f"/api/v1/interactions/{interaction['id']}/", token)
+    assert closed["state"] == "closed"
