@@ -83,3 +83,25 @@ def desk_interaction_get(*, user, interaction_id: int) -> Interaction:
     ):
         raise Http404
     return interaction
+
+
+def desk_colleagues(*, user) -> list:
+    """The organization's other active users with their presence (transfer targets), the
+    available ones first."""
+    from django.contrib.auth import get_user_model
+
+    from apps.queues.models import PresenceStatus
+
+    people = list(
+        get_user_model()
+        .objects.filter(organization_id=user.organization_id, is_active=True)
+        .exclude(pk=user.pk)
+        .select_related("presence")
+        .order_by("first_name", "last_name", "username")
+    )
+
+    def status(person) -> str:
+        presence = getattr(person, "presence", None)
+        return presence.status if presence else PresenceStatus.OFFLINE
+
+    return sorted(people, key=lambda p: status(p) != PresenceStatus.AVAILABLE)

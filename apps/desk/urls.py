@@ -10,4 +10,5 @@ urlpatterns = [
     path("interactions/<int:pk>/", views.desk_interaction_view, name="desk-interaction"),
     path("interactions/<int:pk>/reply/", views.desk_reply_view, name="desk-reply"),
     path("interactions/<int:pk>/close/", views.desk_close_view, name="desk-close"),
+    path("interactions/<int:pk>/transfer/", views.desk_transfer_view, name="desk-transfer"),
 ]

@@ -17,8 +17,8 @@ from apps.desk import selectors
 from apps.interactions.models import Direction, Disposition, Message
 from apps.interactions.selectors import screen_pop
 from apps.interactions.services import interaction_close, message_add
-from apps.queues.models import PresenceStatus, ReasonCode
-from apps.queues.services import offer_accept, offer_reject, presence_set
+from apps.queues.models import PresenceStatus, Queue, ReasonCode
+from apps.queues.services import interaction_transfer, offer_accept, offer_reject, presence_set
 
 
 def _agent(request):
@@ -121,6 +121,13 @@ def _conversation_context(request, interaction) -> dict:
             .select_related("author")
             .order_by("created_at", "id")
         ),
+        "notes": list(interaction.notes.select_related("author")),
+        "colleagues": selectors.desk_colleagues(user=request.user),
+        "queues": list(
+            Queue.objects.filter(
+                organization_id=interaction.organization_id, is_active=True
+            ).order_by("name")
+        ),
         "dispositions": list(
             Disposition.objects.filter(
                 organization_id=interaction.organization_id, is_active=True
@@ -196,6 +203,52 @@ def desk_close_view(request, pk: int):
             return render(request, "desk/_conversation.html", context, status=400)
         return render(request, "desk/interaction.html", context, status=400)
     messages.success(request, _("Closed."))
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = reverse("desk")
+        return response
+    return redirect("desk")
+
+
+@login_required
+@require_POST
+def desk_transfer_view(request, pk: int):
+    """Blind transfer to a colleague (``to=agent:<id>``) or a queue (``to=queue:<id>``)."""
+    from django.contrib.auth import get_user_model
+
+    agent = _agent(request)
+    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
+    kind, _sep, number = request.POST.get("to", "").partition(":")
+    target_agent = target_queue = None
+    if kind == "agent" and number.isdigit():
+        target_agent = (
+            get_user_model()
+            .objects.filter(organization_id=agent.organization_id, pk=int(number), is_active=True)
+            .first()
+        )
+    elif kind == "queue" and number.isdigit():
+        target_queue = Queue.objects.filter(
+            organization_id=agent.organization_id, pk=int(number), is_active=True
+        ).first()
+    error = ""
+    if target_agent is None and target_queue is None:
+        error = _("Choose a colleague or a queue.")
+    else:
+        try:
+            interaction_transfer(
+                interaction=interaction,
+                actor=request.user,
+                agent=target_agent,
+                queue=target_queue,
+                note=request.POST.get("note", ""),
+            )
+        except ValidationError as exc:
+            error = _error_text(exc)
+    if error:
+        context = {**_conversation_context(request, interaction), "transfer_error": error}
+        template = "desk/_conversation.html" if request.htmx else "desk/interaction.html"
+        return render(request, template, context, status=400)
+    messages.success(request, _("Transferred."))
     if request.htmx:
         response = HttpResponse(status=204)
         response["HX-Redirect"] = reverse("desk")

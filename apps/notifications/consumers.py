@@ -17,6 +17,13 @@ class LiveConsumer(AuthenticatedConsumer):
             groups.append(agent_group(user.pk))
         return groups
 
+    async def connect(self) -> None:
+        await super().connect()
+        if getattr(self, "desk", False) and hasattr(self, "joined"):
+            # A (re)connected desk shows the server's state at once: what changed while the
+            # network was down is not lost, and no reload is needed.
+            await self._desk_panels()
+
     async def notification_created(self, event) -> None:
         await self.send_fragment("notifications/_live_created.html", {"n": event["data"]})
 

@@ -86,8 +86,12 @@ def interaction_enqueue(
     actor=None,
     priority: int | None = None,
     keep_place_since: datetime | None = None,
+    prefer_last_agent: bool = True,
 ) -> Interaction:
-    """Put an interaction in a queue's waiting line and ask a router to place it."""
+    """Put an interaction in a queue's waiting line and ask a router to place it.
+
+    ``prefer_last_agent``: wait a while for the customer's last agent (the queue's setting);
+    off for a transfer, which means someone else."""
     if queue.organization_id != interaction.organization_id:
         raise ValidationError({"queue": _("Not found.")})
     now = timezone.now()
@@ -102,7 +106,11 @@ def interaction_enqueue(
         interaction.queued_at = keep_place_since
     since = keep_place_since or interaction.queued_at or now
     interaction.routing_rank = _rank(since=since, priority=points)
-    if interaction.preferred_agent_id is None and queue.preferred_agent_seconds:
+    if (
+        prefer_last_agent
+        and interaction.preferred_agent_id is None
+        and queue.preferred_agent_seconds
+    ):
         interaction.preferred_agent_id = _last_agent_id(interaction)
     interaction.save(
         update_fields=["queue", "priority", "routing_rank", "preferred_agent", "queued_at"]
@@ -592,6 +600,18 @@ def interaction_force_assign(*, interaction: Interaction, agent, actor) -> Offer
         raise ValidationError(_("Only a waiting interaction can be assigned."))
     now = timezone.now()
     _cancel_pending_offers(interaction, now)
+    offer = _offer_directly(
+        interaction=interaction, agent=agent, why={"forced_by": getattr(actor, "pk", None)}, now=now
+    )
+    if interaction.state == State.QUEUED:
+        interaction_transition(
+            interaction=interaction, to=State.OFFERED, actor=actor, data={"forced": agent.pk}
+        )
+    return offer
+
+
+def _offer_directly(*, interaction: Interaction, agent, why: dict, now) -> Offer:
+    """An offer to one chosen agent (no strategy): they become its agent until they answer."""
     timeout = interaction.queue.offer_timeout_seconds if interaction.queue_id else 30
     offer = Offer.objects.create(
         organization=interaction.organization,
@@ -599,15 +619,11 @@ def interaction_force_assign(*, interaction: Interaction, agent, actor) -> Offer
         agent=agent,
         queue=interaction.queue,
         expires_at=now + timedelta(seconds=timeout),
-        why={"forced_by": getattr(actor, "pk", None)},
+        why=why,
         created_at=now,
     )
     interaction.assigned_agent = agent
     interaction.save(update_fields=["assigned_agent"])
-    if interaction.state == State.QUEUED:
-        interaction_transition(
-            interaction=interaction, to=State.OFFERED, actor=actor, data={"forced": agent.pk}
-        )
     publish(
         group=agent_group(agent.pk),
         event="offer.created",
@@ -618,7 +634,97 @@ def interaction_force_assign(*, interaction: Interaction, agent, actor) -> Offer
             "expires_at": offer.expires_at.isoformat(),
         },
     )
+    from apps.queues.tasks import offer_expire_task
+
+    offer_id, delay = offer.pk, (offer.expires_at - now).total_seconds()
+    transaction.on_commit(
+        lambda: offer_expire_task.apply_async((offer_id,), countdown=delay), robust=True
+    )
     return offer
+
+
+@transaction.atomic
+def interaction_transfer(
+    *, interaction: Interaction, actor, agent=None, queue: Queue | None = None, note: str = ""
+) -> Interaction:
+    """Blind transfer of a live interaction to a colleague (offered to them: declined or
+    unanswered, it goes back to its queue) or to a queue (it keeps its place in line). The
+    note goes with it as an internal note; the transferring agent is free at once."""
+    from apps.interactions.services import interaction_note_add
+
+    if (agent is None) == (queue is None):
+        raise ValidationError(_("Transfer to an agent or to a queue."))
+    target_org = (agent or queue).organization_id
+    if target_org != interaction.organization_id:
+        raise ValidationError({"agent" if agent else "queue": _("Not found.")})
+    interaction = (
+        Interaction.objects.select_for_update(**engine.skip_locked(of_self=True))
+        .select_related("queue", "organization", "contact")
+        .filter(pk=interaction.pk)
+        .first()
+    )
+    if interaction is None:
+        raise ValidationError(_("Someone else is changing this interaction; try again."))
+    if actor.pk != interaction.assigned_agent_id and not actor.has_perm(
+        "interactions.supervise_interaction"
+    ):
+        raise ValidationError(_("Only its agent or a supervisor can transfer it."))
+    if interaction.state == State.ON_HOLD:
+        interaction_transition(interaction=interaction, to=State.ACTIVE, actor=actor, locked=True)
+    if interaction.state != State.ACTIVE:
+        raise ValidationError(_("Only a live interaction can be transferred."))
+    if agent is not None and agent.pk == interaction.assigned_agent_id:
+        raise ValidationError({"agent": _("It is already theirs.")})
+    previous = interaction.assigned_agent
+    now = timezone.now()
+    if note.strip():
+        interaction_note_add(interaction=interaction, body=note, author=actor)
+    event_record(
+        organization=interaction.organization,
+        type="interaction.transferred",
+        interaction=interaction,
+        actor=actor,
+        data={
+            "from_agent": getattr(previous, "pk", None),
+            "to_agent": getattr(agent, "pk", None),
+            "to_queue": getattr(queue, "pk", None),
+            "note": note.strip(),
+        },
+        at=now,
+    )
+    if agent is not None:
+        _offer_directly(
+            interaction=interaction,
+            agent=agent,
+            why={"transferred_by": actor.pk, "from_agent": getattr(previous, "pk", None)},
+            now=now,
+        )
+        interaction_transition(
+            interaction=interaction,
+            to=State.OFFERED,
+            actor=actor,
+            data={"transfer": True, "agents": [agent.pk]},
+            at=now,
+            locked=True,
+        )
+    else:
+        declined = set(interaction.data.get("declined_by", []))
+        if previous is not None:
+            declined.add(previous.pk)  # it goes to someone else
+        interaction.data = {**interaction.data, "declined_by": sorted(declined)}
+        interaction.assigned_agent = None
+        interaction.preferred_agent = None
+        interaction.save(update_fields=["data", "assigned_agent", "preferred_agent"])
+        interaction_enqueue(
+            interaction=interaction,
+            queue=queue,
+            actor=actor,
+            priority=interaction.priority,  # as it was: not counted twice
+            prefer_last_agent=False,
+        )
+    if previous is not None:
+        agent_released(agent=previous)
+    return interaction
 
 
 def queues_overflow(*, now=None) -> int:

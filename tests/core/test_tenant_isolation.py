@@ -144,6 +144,7 @@ OBJECT_CASES = [
     Case("desk-interaction", _interaction),
     Case("desk-reply", _interaction, methods=("post",)),
     Case("desk-close", _interaction, methods=("post",)),
+    Case("desk-transfer", _interaction, methods=("post",)),
     Case("notification-detail", _notification),
     Case("notification-read", _notification, methods=("post",)),
     Case("api:user-detail", _user, api=True),

@@ -38,6 +38,10 @@ def test_an_offer_reaches_every_desk_tab_and_not_other_pages(roles):
         desk_two = await _open("/ws/live/?desk=1", headers)
         other_page = await _open("/ws/live/", headers)
         try:
+            # A desk socket starts with the current state (a reconnect resynchronises).
+            for tab in (desk_one, desk_two):
+                html = await tab.receive_from(timeout=5)
+                assert 'id="desk-work"' in html and "Offline" in html
             from channels.db import database_sync_to_async
 
             await database_sync_to_async(services.presence_set)(

@@ -166,3 +166,22 @@ def test_the_platform_operator_has_no_desk(client, django_user_model):
     operator = django_user_model.objects.create_superuser("root", "root@example.com", "x")
     client.force_login(operator)
     assert client.get(reverse("desk")).status_code == 404
+
+
+def test_transfer_to_a_colleague_from_the_conversation(login, offered, agent_a, queue):
+    colleague = agent_in_queue(queue)
+    services.offer_accept(offer=offered, agent=agent_a)
+    client = login(agent_a)
+    url = reverse("desk-transfer", args=[offered.interaction_id])
+    page = client.get(reverse("desk-interaction", args=[offered.interaction_id])).content.decode()
+    assert f'value="agent:{colleague.pk}"' in page and f'value="queue:{queue.pk}"' in page
+    response = client.post(url, {"to": "agent:999999"}, **HTMX)
+    assert response.status_code == 400
+    assert "Choose a colleague or a queue" in response.content.decode()
+    response = client.post(url, {"to": f"agent:{colleague.pk}", "note": "Over to you"}, **HTMX)
+    assert response.status_code == 204 and response["HX-Redirect"] == reverse("desk")
+    assert Offer.objects.get(status=Offer.Status.PENDING).agent_id == colleague.pk
+    colleague_page = login(colleague).get(
+        reverse("desk-interaction", args=[offered.interaction_id])
+    )
+    assert "Over to you" in colleague_page.content.decode()

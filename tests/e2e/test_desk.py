@@ -3,7 +3,8 @@
 An agent signs in, opens the desk and goes Available. An interaction created and queued through
 the REST API (by the organization's admin, with a token) is offered to them: the offer can only
 appear through the desk's WebSocket (server → Redis channel layer → daphne → browser). They
-accept, see the screen pop with the customer's history, reply, and close with an outcome.
+accept, see the screen pop with the customer's history, reply, and transfer it with a note to a
+colleague in a second browser, who gets it live, accepts, reads the note and closes it.
 """
 
 import json
@@ -14,6 +15,7 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import WS_TRACKER_SCRIPT
 from tests.e2e.test_live_notifications import PASSWORD, log_in, wait_for_live_socket
 
 pytestmark = pytest.mark.browser
@@ -34,8 +36,8 @@ def api(live_system, method: str, path: str, token: str | None = None, body=None
         return json.loads(response.read() or b"null")
 
 
-def test_an_offer_pushed_live_is_accepted_answered_and_closed(
-    live_system, page: Page, artifacts_dir
+def test_an_offer_pushed_live_is_accepted_answered_transferred_and_closed(
+    live_system, page: Page, browser, artifacts_dir
 ):
     log_in(page, live_system, "acme-agent3")
     page.goto("/desk/")
@@ -94,8 +96,45 @@ def test_an_offer_pushed_live_is_accepted_answered_and_closed(
     expect(page.get_by_test_id("thread")).to_contain_text("je regarde votre facture")
     page.screenshot(path=str(artifacts_dir / "e2e-desk-conversation.png"), full_page=True)
 
-    page.select_option("#close-disposition", label="Resolved")
-    page.get_by_test_id("close").click()
-    expect(page).to_have_url(f"{live_system.base_url}/desk/")
+    # A colleague in a second browser: signs in, goes Available, and gets the transfer live.
+    colleague_context = browser.new_context(base_url=live_system.base_url, locale="en-US")
+    colleague_context.set_default_timeout(15_000)
+    colleague_context.add_init_script(WS_TRACKER_SCRIPT)
+    colleague = colleague_context.new_page()
+    try:
+        log_in(colleague, live_system, "acme-agent2")
+        colleague.goto("/desk/")
+        wait_for_live_socket(colleague)
+        colleague.select_option("#presence-status", "available")
+        colleague.click("#presence-apply")
+        # acme-agent2 works in French: the status is read from its class, not its label.
+        expect(colleague.locator("#desk-presence")).to_have_class(re.compile("status-available"))
+
+        page.reload()  # the transfer list shows who is available now
+        target = page.evaluate(
+            """() => [...document.querySelectorAll('#transfer-to option')]
+                .find(o => o.textContent.trim().endsWith('(Available)')).value"""
+        )
+        page.select_option("#transfer-to", target)
+        page.fill("#transfer-note", "VIP, asked about the March invoice")
+        page.get_by_test_id("transfer").click()
+        expect(page).to_have_url(f"{live_system.base_url}/desk/")
+
+        transferred = colleague.locator("[data-offer]", has_text=subject)
+        expect(transferred).to_be_visible(timeout=EVENT_TIMEOUT)  # pushed through the socket
+        transferred.get_by_test_id("accept").click()
+        expect(colleague).to_have_url(
+            f"{live_system.base_url}/desk/interactions/{interaction['id']}/"
+        )
+        expect(colleague.get_by_test_id("internal-notes")).to_contain_text("March invoice")
+        expect(colleague.get_by_test_id("thread")).to_contain_text("je regarde votre facture")
+        colleague.screenshot(path=str(artifacts_dir / "e2e-desk-transferred.png"), full_page=True)
+
+        colleague.select_option("#close-disposition", label="Resolved")
+        colleague.get_by_test_id("close").click()
+        expect(colleague).to_have_url(f"{live_system.base_url}/desk/")
+    finally:
+        colleague_context.close()
     closed = api(live_system, "GET", f"/api/v1/interactions/{interaction['id']}/", token)
     assert closed["state"] == "closed"
+    assert closed["assigned_agent"] != interaction.get("assigned_agent")
