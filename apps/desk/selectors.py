@@ -105,3 +105,115 @@ def desk_colleagues(*, user) -> list:
         return presence.status if presence else PresenceStatus.OFFLINE
 
     return sorted(people, key=lambda p: status(p) != PresenceStatus.AVAILABLE)
+
+
+@dataclass
+class AgentRow:
+    user: object
+    status: str
+    status_label: str
+    reason: str
+    since: object
+    in_hand: int
+
+
+@dataclass
+class QueueRow:
+    queue: object
+    waiting: int
+    offered: int
+    longest_wait_seconds: int
+    answered_today: int
+    service_level_percent: int | None
+
+
+@dataclass
+class SupervisorOverview:
+    agents: list[AgentRow]
+    queues: list[QueueRow]
+    waiting: list[Interaction]
+
+
+def supervisor_overview(*, organization, waiting_limit: int = 50) -> SupervisorOverview:
+    """Agents by state with time in state and work in hand; queues with waiting, ringing,
+    longest wait and today's service level; the longest-waiting interactions. A fixed number
+    of queries, whatever the number of agents and queues."""
+    from collections import Counter
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.db.models import Count
+
+    from apps.queues.models import PresenceStatus, Queue
+    from apps.queues.services import BUSY_STATES, queue_live_summaries
+
+    now = timezone.now()
+    people = list(
+        get_user_model()
+        .objects.filter(organization=organization, is_active=True, groups__name="Agent")
+        .select_related("presence__reason")
+        .order_by("first_name", "last_name", "username")
+        .distinct()
+    )
+    held = Counter(
+        dict(
+            Interaction.objects.filter(
+                organization=organization, assigned_agent__in=people, state__in=BUSY_STATES
+            )
+            .order_by()
+            .values_list("assigned_agent")
+            .annotate(n=Count("id"))
+        )
+    )
+    labels = dict(PresenceStatus.choices)
+    agents = []
+    for person in people:
+        presence = getattr(person, "presence", None)
+        status = presence.status if presence else PresenceStatus.OFFLINE
+        agents.append(
+            AgentRow(
+                user=person,
+                status=status,
+                status_label=str(labels.get(status, status)),
+                reason=presence.reason.name if presence and presence.reason_id else "",
+                since=presence.since if presence else None,
+                in_hand=held.get(person.pk, 0),
+            )
+        )
+    order = {PresenceStatus.AVAILABLE: 0, PresenceStatus.WRAP_UP: 1, PresenceStatus.OFFLINE: 9}
+    agents.sort(key=lambda a: (order.get(a.status, 5), -a.in_hand))
+
+    queues = list(Queue.objects.filter(organization=organization, is_active=True).order_by("name"))
+    live = queue_live_summaries([q.pk for q in queues])
+    start_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    answered: Counter = Counter()
+    within: Counter = Counter()
+    abandoned: Counter = Counter()
+    sla = {q.pk: timedelta(seconds=q.sla_seconds) for q in queues}
+    for queue_id, state, queued_at, answered_at in Interaction.objects.filter(
+        organization=organization, queue__in=queues, queued_at__gte=start_of_day
+    ).values_list("queue_id", "state", "queued_at", "answered_at"):
+        if answered_at is not None:
+            answered[queue_id] += 1
+            within[queue_id] += (answered_at - queued_at) <= sla[queue_id]
+        elif state == State.ABANDONED:
+            abandoned[queue_id] += 1
+    rows = []
+    for q in queues:
+        handled = answered[q.pk] + abandoned[q.pk]
+        rows.append(
+            QueueRow(
+                queue=q,
+                waiting=live[q.pk]["waiting"],
+                offered=live[q.pk]["offered"],
+                longest_wait_seconds=live[q.pk]["longest_wait_seconds"],
+                answered_today=answered[q.pk],
+                service_level_percent=round(100 * within[q.pk] / handled) if handled else None,
+            )
+        )
+    waiting = list(
+        Interaction.objects.filter(organization=organization, state=State.QUEUED)
+        .select_related("contact", "queue")
+        .order_by("routing_rank", "id")[:waiting_limit]
+    )
+    return SupervisorOverview(agents=agents, queues=rows, waiting=waiting)

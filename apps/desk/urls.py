@@ -11,4 +11,15 @@ urlpatterns = [
     path("interactions/<int:pk>/reply/", views.desk_reply_view, name="desk-reply"),
     path("interactions/<int:pk>/close/", views.desk_close_view, name="desk-close"),
     path("interactions/<int:pk>/transfer/", views.desk_transfer_view, name="desk-transfer"),
+    path("supervisor/", views.supervisor_view, name="desk-supervisor"),
+    path(
+        "supervisor/agents/<int:pk>/presence/",
+        views.supervisor_presence_view,
+        name="desk-supervisor-presence",
+    ),
+    path(
+        "supervisor/interactions/<int:pk>/assign/",
+        views.supervisor_assign_view,
+        name="desk-supervisor-assign",
+    ),
 ]

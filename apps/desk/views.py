@@ -6,7 +6,7 @@ Every panel is a template partial; the live socket (``?desk=1``) sends the same 
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -254,3 +254,93 @@ def desk_transfer_view(request, pk: int):
         response["HX-Redirect"] = reverse("desk")
         return response
     return redirect("desk")
+
+
+# --- Supervisor view: agents and queues, live ---------------------------------------------------
+
+
+def _supervisor(request):
+    user = _agent(request)
+    if not user.has_perm("interactions.supervise_interaction"):
+        raise PermissionDenied
+    return user
+
+
+def supervisor_context(organization) -> dict:
+    from apps.desk.selectors import supervisor_overview
+
+    available = PresenceStatus.AVAILABLE
+    overview = supervisor_overview(organization=organization)
+    return {
+        "overview": overview,
+        "available_agents": [a for a in overview.agents if a.status == available],
+        "statuses": [
+            (value, label) for value, label in PresenceStatus.choices if value != "wrap_up"
+        ],
+    }
+
+
+@login_required
+def supervisor_view(request):
+    user = _supervisor(request)
+    return render(request, "desk/supervisor.html", supervisor_context(user.organization))
+
+
+@login_required
+@require_POST
+def supervisor_presence_view(request, pk: int):
+    """A supervisor sets an agent's status (the change is an event with the supervisor as
+    its actor)."""
+    from django.contrib.auth import get_user_model
+
+    user = _supervisor(request)
+    if not user.has_perm("queues.change_presence"):
+        raise PermissionDenied
+    agent = get_user_model().objects.filter(organization_id=user.organization_id, pk=pk).first()
+    if agent is None:
+        raise Http404
+    error = ""
+    try:
+        presence_set(agent=agent, status=request.POST.get("status", ""), actor=user)
+    except ValidationError as exc:
+        error = _error_text(exc)
+    context = {**supervisor_context(user.organization), "supervisor_error": error}
+    if request.htmx:
+        return render(request, "desk/_supervisor.html", context, status=400 if error else 200)
+    if error:
+        messages.error(request, error)
+    return redirect("desk-supervisor")
+
+
+@login_required
+@require_POST
+def supervisor_assign_view(request, pk: int):
+    """A supervisor offers a waiting interaction to a chosen agent."""
+    from django.contrib.auth import get_user_model
+
+    from apps.queues.services import interaction_force_assign
+
+    user = _supervisor(request)
+    interaction = selectors.desk_interaction_get(user=user, interaction_id=pk)
+    agent_id = request.POST.get("agent") or ""
+    agent = (
+        get_user_model()
+        .objects.filter(organization_id=user.organization_id, pk=int(agent_id), is_active=True)
+        .first()
+        if agent_id.isdigit()
+        else None
+    )
+    error = ""
+    if agent is None:
+        error = _("Choose an agent.")
+    else:
+        try:
+            interaction_force_assign(interaction=interaction, agent=agent, actor=user)
+        except ValidationError as exc:
+            error = _error_text(exc)
+    context = {**supervisor_context(user.organization), "supervisor_error": error}
+    if request.htmx:
+        return render(request, "desk/_supervisor.html", context, status=400 if error else 200)
+    if error:
+        messages.error(request, error)
+    return redirect("desk-supervisor")

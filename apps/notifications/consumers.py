@@ -1,11 +1,15 @@
 """The live socket of every page: the user's notifications, and on desk pages their work."""
 
+import asyncio
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
 from apps.core.consumers import AuthenticatedConsumer
-from apps.core.realtime import agent_group
+from apps.core.realtime import agent_group, organization_group, queue_group
+
+# Supervisor pages: events within this many seconds make one refresh (a busy center sends many).
+SUPERVISOR_COALESCE_SECONDS = 0.3
 
 
 class LiveConsumer(AuthenticatedConsumer):
@@ -15,14 +19,30 @@ class LiveConsumer(AuthenticatedConsumer):
         self.desk = query.get("desk") == ["1"] and user.organization_id is not None
         if self.desk:  # the agent's offers, presence and interactions (other pages: none)
             groups.append(agent_group(user.pk))
+        self.supervisor = (
+            query.get("supervisor") == ["1"]
+            and user.organization_id is not None
+            and user.has_perm("interactions.supervise_interaction")
+        )
+        if self.supervisor:  # every presence change of the organization, every queue's line
+            from apps.queues.models import Queue
+
+            groups.append(organization_group(user.organization_id))
+            queues = Queue.objects.filter(organization_id=user.organization_id)
+            groups += [queue_group(pk) for pk in queues.values_list("pk", flat=True)]
         return groups
 
     async def connect(self) -> None:
+        self._refresh = None
         await super().connect()
-        if getattr(self, "desk", False) and hasattr(self, "joined"):
-            # A (re)connected desk shows the server's state at once: what changed while the
-            # network was down is not lost, and no reload is needed.
+        if not hasattr(self, "joined"):  # refused
+            return
+        # A (re)connected desk or supervisor page shows the server's state at once: what
+        # changed while the network was down is not lost, and no reload is needed.
+        if self.desk:
             await self._desk_panels()
+        if self.supervisor:
+            await self._supervisor_panels()
 
     async def notification_created(self, event) -> None:
         await self.send_fragment("notifications/_live_created.html", {"n": event["data"]})
@@ -52,7 +72,35 @@ class LiveConsumer(AuthenticatedConsumer):
         await self._desk_panels()
 
     async def presence_updated(self, event) -> None:
-        await self._desk_panels()
+        if self.desk:
+            await self._desk_panels()
+        if self.supervisor:
+            self._supervisor_soon()
+
+    async def queue_updated(self, event) -> None:
+        if self.supervisor:
+            self._supervisor_soon()
+
+    # --- Supervisor page ---------------------------------------------------------------------
+
+    async def _supervisor_panels(self) -> None:
+        from apps.desk.views import supervisor_context
+
+        context = await database_sync_to_async(lambda: supervisor_context(self.user.organization))()
+        await self.send_fragment("desk/_supervisor.html", {**context, "oob": True})
+
+    def _supervisor_soon(self) -> None:
+        if self._refresh is None or self._refresh.done():
+            self._refresh = asyncio.ensure_future(self._supervisor_later())
+
+    async def _supervisor_later(self) -> None:
+        await asyncio.sleep(SUPERVISOR_COALESCE_SECONDS)
+        await self._supervisor_panels()
+
+    async def disconnect(self, code: int) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+        await super().disconnect(code)
 
     async def interaction_updated(self, event) -> None:
         await self._desk_panels()

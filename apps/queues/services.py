@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.contacts.models import Tier
-from apps.core.realtime import agent_group, publish, queue_group
+from apps.core.realtime import agent_group, organization_group, publish, queue_group
 from apps.interactions.models import Channel, Interaction, State
 from apps.interactions.services import event_record, interaction_transition
 from apps.queues import engine
@@ -520,11 +520,13 @@ def presence_set(*, agent, status: str, reason: ReasonCode | None = None, actor=
         },
         at=now,
     )
-    publish(
-        group=agent_group(agent.pk),
-        event="presence.updated",
-        data={"status": status, "reason": reason.name if reason else ""},
-    )
+    for group in (agent_group(agent.pk), organization_group(agent.organization_id)):
+        # The agent's desk, and the organization's supervisors.
+        publish(
+            group=group,
+            event="presence.updated",
+            data={"agent": agent.pk, "status": status, "reason": reason.name if reason else ""},
+        )
     if status == PresenceStatus.AVAILABLE:
         _route_agent_now(agent)
     else:

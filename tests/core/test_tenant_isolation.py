@@ -145,6 +145,8 @@ OBJECT_CASES = [
     Case("desk-reply", _interaction, methods=("post",)),
     Case("desk-close", _interaction, methods=("post",)),
     Case("desk-transfer", _interaction, methods=("post",)),
+    Case("desk-supervisor-presence", _user, methods=("post",)),
+    Case("desk-supervisor-assign", _interaction, methods=("post",)),
     Case("notification-detail", _notification),
     Case("notification-read", _notification, methods=("post",)),
     Case("api:user-detail", _user, api=True),
