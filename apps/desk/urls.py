@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.desk import views
+from apps.desk import contacts, views
 
 urlpatterns = [
     path("", views.desk_view, name="desk"),
@@ -11,6 +11,11 @@ urlpatterns = [
     path("interactions/<int:pk>/reply/", views.desk_reply_view, name="desk-reply"),
     path("interactions/<int:pk>/close/", views.desk_close_view, name="desk-close"),
     path("interactions/<int:pk>/transfer/", views.desk_transfer_view, name="desk-transfer"),
+    path("interactions/<int:pk>/hold/", views.desk_hold_view, name="desk-hold"),
+    path("interactions/<int:pk>/callback/", views.desk_callback_view, name="desk-callback"),
+    path("interactions/<int:pk>/tags/", views.desk_tags_view, name="desk-tags"),
+    path("contacts/", contacts.contact_directory_view, name="desk-contacts"),
+    path("contacts/<int:pk>/", contacts.contact_page_view, name="desk-contact"),
     path("supervisor/", views.supervisor_view, name="desk-supervisor"),
     path(
         "supervisor/agents/<int:pk>/presence/",

@@ -112,6 +112,12 @@ def desk_offer_reject_view(request, pk: int):
     return redirect("desk")
 
 
+def pop_phones(interaction):
+    from apps.contacts.models import IdentityKind
+
+    return interaction.contact.identities.filter(kind=IdentityKind.PHONE)
+
+
 def _conversation_context(request, interaction) -> dict:
     return {
         "interaction": interaction,
@@ -122,6 +128,8 @@ def _conversation_context(request, interaction) -> dict:
             .order_by("created_at", "id")
         ),
         "notes": list(interaction.notes.select_related("author")),
+        "tags": ", ".join(t.name for t in interaction.tags.all()),
+        "phones": [i.value for i in pop_phones(interaction)],
         "colleagues": selectors.desk_colleagues(user=request.user),
         "queues": list(
             Queue.objects.filter(
@@ -344,3 +352,97 @@ def supervisor_assign_view(request, pk: int):
     if error:
         messages.error(request, error)
     return redirect("desk-supervisor")
+
+
+# --- Conversation actions: hold/resume, callback, tags -----------------------------------------
+
+
+def _conversation_response(request, interaction, *, error_key: str = "", error: str = ""):
+    interaction.refresh_from_db()
+    context = _conversation_context(request, interaction)
+    if error:
+        context[error_key] = error
+    status = 400 if error else 200
+    if request.htmx:
+        return render(request, "desk/_conversation.html", context, status=status)
+    if error:
+        messages.error(request, error)
+    return redirect("desk-interaction", pk=interaction.pk)
+
+
+@login_required
+@require_POST
+def desk_hold_view(request, pk: int):
+    """Put a live interaction on hold (``to=on_hold``) or take it back (``to=active``)."""
+    from apps.interactions.models import State
+    from apps.interactions.services import interaction_transition
+
+    _agent(request)
+    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
+    target = request.POST.get("to", "")
+    error = ""
+    if target not in (State.ON_HOLD, State.ACTIVE):
+        error = _("Hold or resume only.")
+    else:
+        try:
+            interaction_transition(interaction=interaction, to=target, actor=request.user)
+        except ValidationError as exc:
+            error = _error_text(exc)
+    return _conversation_response(request, interaction, error_key="action_error", error=error)
+
+
+@login_required
+@require_POST
+def desk_callback_view(request, pk: int):
+    """Schedule a call back to the customer, at a time in the agent's time zone."""
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    from apps.queues.services import callback_schedule
+
+    _agent(request)
+    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
+    error = ""
+    raw = request.POST.get("at", "")
+    try:
+        naive = datetime.fromisoformat(raw)
+    except ValueError:
+        naive = None
+    queue = interaction.queue
+    if naive is None:
+        error = _("Give a date and time.")
+    elif queue is None:
+        error = _("This conversation has no queue to call back from.")
+    else:
+        at = timezone.make_aware(naive, timezone.get_current_timezone())
+        if at <= timezone.now():
+            error = _("Choose a time in the future.")
+        else:
+            try:
+                callback_schedule(
+                    queue=queue,
+                    contact=interaction.contact,
+                    number=request.POST.get("number", ""),
+                    scheduled_for=at,
+                    origin=interaction,
+                    actor=request.user,
+                )
+            except ValidationError as exc:
+                error = _error_text(exc)
+    if not error:
+        messages.success(request, _("Callback scheduled."))
+    return _conversation_response(request, interaction, error_key="callback_error", error=error)
+
+
+@login_required
+@require_POST
+def desk_tags_view(request, pk: int):
+    """Set the interaction's tags (comma-separated names)."""
+    from apps.interactions.services import interaction_set_tags
+
+    _agent(request)
+    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
+    names = [n.strip() for n in request.POST.get("tags", "").split(",") if n.strip()]
+    interaction_set_tags(interaction=interaction, names=names)
+    return _conversation_response(request, interaction)

@@ -75,6 +75,13 @@ def _interaction(org, owner):
     return InteractionFactory(contact=_contact(org, owner), subject=f"{org.slug} private matter")
 
 
+def _waiting_interaction(org, owner):
+    interaction = _interaction(org, owner)
+    interaction.state, interaction.queue = "queued", _queue(org, owner)
+    interaction.save()
+    return interaction
+
+
 def _queue(org, owner):
     from tests.factories import QueueFactory
 
@@ -145,6 +152,10 @@ OBJECT_CASES = [
     Case("desk-reply", _interaction, methods=("post",)),
     Case("desk-close", _interaction, methods=("post",)),
     Case("desk-transfer", _interaction, methods=("post",)),
+    Case("desk-contact", _contact, methods=("get", "post")),
+    Case("desk-hold", _interaction, methods=("post",)),
+    Case("desk-callback", _interaction, methods=("post",)),
+    Case("desk-tags", _interaction, methods=("post",)),
     Case("desk-supervisor-presence", _user, methods=("post",)),
     Case("desk-supervisor-assign", _interaction, methods=("post",)),
     Case("notification-detail", _notification),
@@ -200,6 +211,8 @@ OBJECT_CASES = [
 LIST_CASES = [
     # (url name, object maker, how the object shows in the response)
     ("notification-list", _notification, lambda obj: obj.title),
+    ("desk-contacts", _contact, lambda obj: obj.last_name),
+    ("desk-supervisor", _waiting_interaction, lambda obj: f'data-interaction="{obj.pk}"'),
     ("api:user-list", _user, lambda obj: obj.username),
     ("api:team-list", _team, lambda obj: obj.name),
     ("api:notification-list", _notification, lambda obj: obj.title),

@@ -185,3 +185,51 @@ def test_transfer_to_a_colleague_from_the_conversation(login, offered, agent_a, 
         reverse("desk-interaction", args=[offered.interaction_id])
     )
     assert "Over to you" in colleague_page.content.decode()
+
+
+def test_hold_and_resume(login, offered, agent_a):
+    services.offer_accept(offer=offered, agent=agent_a)
+    client = login(agent_a)
+    url = reverse("desk-hold", args=[offered.interaction_id])
+    response = client.post(url, {"to": "on_hold"}, **HTMX)
+    assert 'data-testid="resume"' in response.content.decode()
+    offered.interaction.refresh_from_db()
+    assert offered.interaction.state == State.ON_HOLD
+    client.post(url, {"to": "active"}, **HTMX)
+    offered.interaction.refresh_from_db()
+    assert offered.interaction.state == State.ACTIVE
+    assert client.post(url, {"to": "closed"}, **HTMX).status_code == 400
+
+
+def test_schedule_a_callback_in_the_agents_time_zone(login, offered, agent_a):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from apps.queues.models import Callback
+
+    agent_a.time_zone = "America/New_York"
+    agent_a.save()
+    services.offer_accept(offer=offered, agent=agent_a)
+    client = login(agent_a)
+    url = reverse("desk-callback", args=[offered.interaction_id])
+    response = client.post(url, {"at": "2001-01-01T10:00", "number": "+14155552671"}, **HTMX)
+    assert response.status_code == 400 and "in the future" in response.content.decode()
+    local = (datetime.now(ZoneInfo("America/New_York")) + timedelta(days=1)).replace(
+        hour=9, minute=30, second=0, microsecond=0
+    )
+    response = client.post(
+        url, {"at": local.strftime("%Y-%m-%dT%H:%M"), "number": "+1 415 555 2671"}, **HTMX
+    )
+    assert response.status_code == 200
+    callback = Callback.objects.get()
+    assert callback.scheduled_for == local  # 9:30 in New York, whatever the server's zone
+    assert callback.number == "+14155552671" and callback.origin_id == offered.interaction_id
+
+
+def test_tags_are_set_from_the_conversation(login, offered, agent_a):
+    services.offer_accept(offer=offered, agent=agent_a)
+    client = login(agent_a)
+    client.post(
+        reverse("desk-tags", args=[offered.interaction_id]), {"tags": "refund, vip , "}, **HTMX
+    )
+    assert sorted(offered.interaction.tags.values_list("name", flat=True)) == ["refund", "vip"]
