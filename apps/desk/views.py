@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from apps.desk import selectors
 from apps.interactions.models import Direction, Disposition, Message
-from apps.interactions.selectors import screen_pop
+from apps.interactions.selectors import canned_responses, screen_pop
 from apps.interactions.services import interaction_close, message_add
 from apps.queues.models import PresenceStatus, Queue, ReasonCode
 from apps.queues.services import interaction_transfer, offer_accept, offer_reject, presence_set
@@ -129,6 +129,12 @@ def _conversation_context(request, interaction) -> dict:
         ),
         "notes": list(interaction.notes.select_related("author")),
         "tags": ", ".join(t.name for t in interaction.tags.all()),
+        "canned": list(
+            canned_responses(
+                organization=interaction.organization,
+                language=interaction.language or interaction.contact.language,
+            )
+        ),
         "phones": [i.value for i in pop_phones(interaction)],
         "colleagues": selectors.desk_colleagues(user=request.user),
         "queues": list(
@@ -446,3 +452,23 @@ def desk_tags_view(request, pk: int):
     names = [n.strip() for n in request.POST.get("tags", "").split(",") if n.strip()]
     interaction_set_tags(interaction=interaction, names=names)
     return _conversation_response(request, interaction)
+
+
+@login_required
+def desk_canned_view(request, pk: int):
+    """The composer with a canned response filled in for this conversation."""
+    from apps.interactions.models import CannedResponse
+    from apps.interactions.selectors import canned_render
+
+    agent = _agent(request)
+    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
+    response_id = request.GET.get("response") or ""
+    canned = (
+        CannedResponse.objects.filter(
+            organization_id=agent.organization_id, pk=int(response_id), is_active=True
+        ).first()
+        if response_id.isdigit()
+        else None
+    )
+    body = canned_render(body=canned.body, interaction=interaction, agent=agent) if canned else ""
+    return render(request, "desk/_composer_body.html", {"body": body})

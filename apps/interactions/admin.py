@@ -1,7 +1,14 @@
 from django.contrib import admin
 
 from apps.core.admin import TenantAdmin
-from apps.interactions.models import Disposition, Event, Interaction, InteractionNote, Message
+from apps.interactions.models import (
+    CannedResponse,
+    Disposition,
+    Event,
+    Interaction,
+    InteractionNote,
+    Message,
+)
 from apps.queues.models import Offer
 
 
@@ -93,6 +100,15 @@ class DispositionAdmin(TenantAdmin):
     list_editable = ["is_active", "order"]
     list_filter = ["outcome", "is_active"]
     prepopulated_fields = {"code": ["name"]}
+
+
+@admin.register(CannedResponse)
+class CannedResponseAdmin(TenantAdmin):
+    list_display = ["title", "shortcut", "language", "is_active"]
+    list_editable = ["is_active"]
+    list_filter = ["language", "is_active"]
+    search_fields = ["title", "shortcut", "body"]
+    prepopulated_fields = {"shortcut": ["title"]}
 
 
 @admin.register(Event)

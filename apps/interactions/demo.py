@@ -119,6 +119,12 @@ def demo_crm_load(*, organization: Organization, data: dict) -> int:
     _demo_routing(organization=organization, queues=queues, data=data)
     for row in data.get("dispositions", []):
         Disposition.objects.get_or_create(organization=organization, code=row["code"], defaults=row)
+    from apps.interactions.models import CannedResponse
+
+    for row in data.get("canned_responses", []):
+        CannedResponse.objects.get_or_create(
+            organization=organization, shortcut=row["shortcut"], defaults=row
+        )
     now = timezone.now()
     for row in data.get("contacts", []):
         contact = contact_create(

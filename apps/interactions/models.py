@@ -74,6 +74,29 @@ class Disposition(TenantModel):
         return self.name
 
 
+class CannedResponse(TenantModel):
+    """A prepared reply agents insert in the composer. ``{{ contact.first_name }}``,
+    ``{{ contact.last_name }}``, ``{{ agent.first_name }}`` and ``{{ organization.name }}``
+    are filled in for the conversation at hand."""
+
+    title = models.CharField(max_length=100)
+    shortcut = models.SlugField(max_length=50, help_text=_("Typed after / in the composer."))
+    body = models.TextField()
+    language = models.CharField(max_length=10, blank=True, help_text=_("Empty: any language."))
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["title"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "shortcut"], name="cannedresponse_unique_shortcut"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
 class Interaction(TenantModel, TimeStampedModel):
     """One contact with a customer on one channel: a call, a chat, an e-mail or SMS thread.
 

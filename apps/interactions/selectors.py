@@ -1,9 +1,10 @@
 """Reads of interactions: lists, the contact's timeline and the screen pop."""
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from apps.contacts.models import Contact, ContactNote
@@ -87,3 +88,39 @@ def screen_pop(*, interaction: Interaction, recent: int = 5) -> ScreenPop:
         contact_notes=list(contact.notes.select_related("author")[:recent]),
         consents=contact_consent_state(contact=contact),
     )
+
+
+_CANNED_VARIABLE = re.compile(r"\{\{\s*(contact|agent|organization)\.(\w+)\s*\}\}")
+_CANNED_ALLOWED = {
+    "contact": ("first_name", "last_name"),
+    "agent": ("first_name", "last_name"),
+    "organization": ("name",),
+}
+
+
+def canned_responses(*, organization, language: str = ""):
+    from apps.interactions.models import CannedResponse
+
+    responses = CannedResponse.objects.filter(organization=organization, is_active=True)
+    if language:
+        responses = responses.filter(Q(language="") | Q(language=language))
+    return responses.order_by("title")
+
+
+def canned_render(*, body: str, interaction: Interaction, agent) -> str:
+    """The reply with its variables filled in. Only the listed names are known (a plain
+    substitution, not a template engine: an admin's text cannot reach anything else);
+    unknown ones stay as written."""
+    sources = {
+        "contact": interaction.contact,
+        "agent": agent,
+        "organization": interaction.organization,
+    }
+
+    def fill(match: re.Match) -> str:
+        source, name = match.group(1), match.group(2)
+        if name not in _CANNED_ALLOWED[source]:
+            return match.group(0)
+        return str(getattr(sources[source], name, "") or "")
+
+    return _CANNED_VARIABLE.sub(fill, body)

@@ -75,6 +75,14 @@ def _interaction(org, owner):
     return InteractionFactory(contact=_contact(org, owner), subject=f"{org.slug} private matter")
 
 
+def _canned(org, owner):
+    from apps.interactions.models import CannedResponse
+
+    return CannedResponse.objects.create(
+        organization=org, title=f"{org.slug} greeting", shortcut="hello", body="Hello"
+    )
+
+
 def _waiting_interaction(org, owner):
     interaction = _interaction(org, owner)
     interaction.state, interaction.queue = "queued", _queue(org, owner)
@@ -156,6 +164,7 @@ OBJECT_CASES = [
     Case("desk-hold", _interaction, methods=("post",)),
     Case("desk-callback", _interaction, methods=("post",)),
     Case("desk-tags", _interaction, methods=("post",)),
+    Case("desk-canned", _interaction),
     Case("desk-supervisor-presence", _user, methods=("post",)),
     Case("desk-supervisor-assign", _interaction, methods=("post",)),
     Case("notification-detail", _notification),
@@ -337,6 +346,7 @@ def _admin_object(model, org, owner):
     )
 
     makers = {
+        "CannedResponse": _canned,
         "Team": _team,
         "Notification": _notification,
         "ApiKey": lambda o, _: ApiKeyFactory(organization=o),

@@ -233,3 +233,28 @@ def test_tags_are_set_from_the_conversation(login, offered, agent_a):
         reverse("desk-tags", args=[offered.interaction_id]), {"tags": "refund, vip , "}, **HTMX
     )
     assert sorted(offered.interaction.tags.values_list("name", flat=True)) == ["refund", "vip"]
+
+
+def test_a_canned_response_fills_the_composer_for_this_customer(login, offered, agent_a, org_a):
+    from apps.interactions.models import CannedResponse
+
+    agent_a.first_name = "Sam"
+    agent_a.save()
+    services.offer_accept(offer=offered, agent=agent_a)
+    greeting = CannedResponse.objects.create(
+        organization=org_a,
+        title="Greeting",
+        shortcut="hello",
+        body="Hello {{ contact.first_name }}, {{agent.first_name}} from {{ organization.name }}."
+        " {{ contact.custom_fields }} {{ agent.password }}",
+    )
+    client = login(agent_a)
+    page = client.get(reverse("desk-interaction", args=[offered.interaction_id])).content.decode()
+    assert "Greeting (/hello)" in page
+    response = client.get(
+        reverse("desk-canned", args=[offered.interaction_id]), {"response": greeting.pk}, **HTMX
+    )
+    body = response.content.decode()
+    assert f"Hello Ada, Sam from {org_a.name}." in body
+    # Only the listed variables are filled: nothing else of the objects can leak.
+    assert "{{ contact.custom_fields }} {{ agent.password }}" in body
