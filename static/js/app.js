@@ -44,7 +44,58 @@
     });
   }
 
+  // Desk: a short tone when an offer appears that this page has not shown yet (if the agent
+  // turned it on; the choice is kept in this browser).
+  var seenOffers = null;
+  var audio = null;
+
+  function ring() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      var osc = audio.createOscillator(), gain = audio.createGain();
+      osc.frequency.value = 880;
+      gain.gain.value = 0.15;
+      osc.connect(gain);
+      gain.connect(audio.destination);
+      osc.start();
+      osc.stop(audio.currentTime + 0.25);
+    } catch (e) { /* no audio: the title badge still shows it */ }
+  }
+
+  function checkNewOffers() {
+    var ids = Array.prototype.map.call(document.querySelectorAll("[data-offer]"), function (el) {
+      return el.dataset.offer;
+    });
+    var toggle = document.getElementById("desk-sound");
+    if (seenOffers !== null && toggle && toggle.checked) {
+      if (ids.some(function (id) { return seenOffers.indexOf(id) < 0; })) { ring(); }
+    }
+    seenOffers = ids;
+  }
+
+  function setUpDesk() {
+    var toggle = document.getElementById("desk-sound");
+    if (toggle) {
+      try {
+        toggle.checked = window.localStorage.getItem("cc.desk.sound") === "1";
+        toggle.addEventListener("change", function () {
+          window.localStorage.setItem("cc.desk.sound", toggle.checked ? "1" : "0");
+        });
+      } catch (e) { /* storage refused: the toggle lasts as long as the page */ }
+    }
+    checkNewOffers();
+  }
+
+  // Ctrl+Enter (⌘+Enter) in the reply box sends it.
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target.id === "reply-body") {
+      event.preventDefault();
+      if (event.target.form) { event.target.form.requestSubmit(); }
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
+    setUpDesk();
     showUnreadInTitle();
     tick();
     setInterval(tick, 1000);
@@ -56,6 +107,7 @@
     showUnreadInTitle();
     expireToasts();
     tick();
+    checkNewOffers();
   });
   document.addEventListener("htmx:afterSwap", function () {
     showUnreadInTitle();

@@ -21,6 +21,20 @@ from tests.e2e.test_live_notifications import PASSWORD, log_in, wait_for_live_so
 pytestmark = pytest.mark.browser
 
 EVENT_TIMEOUT = 15_000  # ms
+# Headless Chromium has no sound card: a stand-in AudioContext counts the tones started.
+AUDIO_STUB = """
+window.__rings = 0;
+window.AudioContext = function () {
+  return {
+    createOscillator() {
+      return {frequency: {}, connect() {}, start() { window.__rings += 1; }, stop() {}};
+    },
+    createGain() { return {gain: {}, connect() {}}; },
+    destination: {},
+    currentTime: 0,
+  };
+};
+"""
 
 
 def api(live_system, method: str, path: str, token: str | None = None, body=None):
@@ -40,8 +54,10 @@ def test_an_offer_pushed_live_is_accepted_answered_transferred_and_closed(
     live_system, page: Page, browser, artifacts_dir
 ):
     log_in(page, live_system, "acme-agent3")
+    page.add_init_script(AUDIO_STUB)  # counts the tones the desk plays
     page.goto("/desk/")
     wait_for_live_socket(page)
+    page.check("#desk-sound")
     page.select_option("#presence-status", "available")
     page.click("#presence-apply")
     expect(page.get_by_test_id("presence-status")).to_have_text("Available")
@@ -81,6 +97,7 @@ def test_an_offer_pushed_live_is_accepted_answered_transferred_and_closed(
 
     offer = page.locator("[data-offer]", has_text=subject)
     expect(offer).to_be_visible(timeout=EVENT_TIMEOUT)  # only the socket can have put it there
+    assert page.evaluate("window.__rings") >= 1  # the new offer rang
     expect(offer.locator(".countdown")).to_have_text(re.compile(r"\d+ s"))
     page.screenshot(path=str(artifacts_dir / "e2e-desk-offer.png"), full_page=True)
     offer.get_by_test_id("accept").click()
