@@ -7,7 +7,9 @@ from tests.factories import OrganizationFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings):
+def _test_settings(settings, tmp_path_factory):
+    # Uploaded files of a test go to a throwaway folder, never the project's var/.
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
     # Tests render templates without a collectstatic manifest.
     settings.STORAGES = {
         **settings.STORAGES,

@@ -15,6 +15,7 @@ urlpatterns = [
     path("interactions/<int:pk>/callback/", views.desk_callback_view, name="desk-callback"),
     path("interactions/<int:pk>/tags/", views.desk_tags_view, name="desk-tags"),
     path("interactions/<int:pk>/canned/", views.desk_canned_view, name="desk-canned"),
+    path("attachments/<int:pk>/", views.desk_attachment_view, name="desk-attachment"),
     path("contacts/", contacts.contact_directory_view, name="desk-contacts"),
     path("contacts/<int:pk>/", contacts.contact_page_view, name="desk-contact"),
     path("supervisor/", views.supervisor_view, name="desk-supervisor"),

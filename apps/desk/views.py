@@ -14,9 +14,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.desk import selectors
-from apps.interactions.models import Direction, Disposition, Message
+from apps.interactions.models import Disposition, Message
 from apps.interactions.selectors import canned_responses, screen_pop
-from apps.interactions.services import interaction_close, message_add
+from apps.interactions.services import interaction_close, message_add_with_files
 from apps.queues.models import PresenceStatus, Queue, ReasonCode
 from apps.queues.services import interaction_transfer, offer_accept, offer_reject, presence_set
 
@@ -125,6 +125,7 @@ def _conversation_context(request, interaction) -> dict:
         "messages_": list(
             Message.objects.filter(interaction=interaction)
             .select_related("author")
+            .prefetch_related("attachments")
             .order_by("created_at", "id")
         ),
         "notes": list(interaction.notes.select_related("author")),
@@ -165,16 +166,15 @@ def desk_reply_view(request, pk: int):
     interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
     error = ""
     body = request.POST.get("body", "")
+    files = request.FILES.getlist("files")
     if not interaction.is_open:
         error = _("This conversation is closed.")
+    elif not body.strip() and not files:
+        error = _("Write a message or attach a file.")
     else:
         try:
-            message_add(
-                interaction=interaction,
-                direction=Direction.OUTBOUND,
-                author_kind=Message.Author.AGENT,
-                author=request.user,
-                body=body,
+            message_add_with_files(
+                interaction=interaction, author=request.user, body=body, files=files
             )
             body = ""
         except ValidationError as exc:
@@ -472,3 +472,29 @@ def desk_canned_view(request, pk: int):
     )
     body = canned_render(body=canned.body, interaction=interaction, agent=agent) if canned else ""
     return render(request, "desk/_composer_body.html", {"body": body})
+
+
+@login_required
+def desk_attachment_view(request, pk: int):
+    """Download an attachment: only whoever may open its conversation."""
+    from django.http import FileResponse
+
+    from apps.interactions.models import Attachment
+
+    agent = _agent(request)
+    attachment = (
+        Attachment.objects.filter(organization_id=agent.organization_id, pk=pk)
+        .select_related("message")
+        .first()
+    )
+    if attachment is None:
+        raise Http404
+    selectors.desk_interaction_get(
+        user=request.user, interaction_id=attachment.message.interaction_id
+    )
+    return FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.filename,
+        content_type=attachment.content_type or "application/octet-stream",
+    )

@@ -4,6 +4,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -11,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from apps.core.realtime import agent_group, interaction_group, publish
 from apps.interactions.models import (
+    Attachment,
     Channel,
     Direction,
     Disposition,
@@ -411,6 +413,68 @@ def message_add(
         )
     _publish(interaction, "message.created", message=message.pk)
     return message, True
+
+
+# Files agents may send: documents, images, audio, video. Nothing a browser would run.
+ATTACHMENT_TYPES = (
+    "image/",
+    "audio/",
+    "video/",
+    "application/pdf",
+    "text/plain",
+    "text/csv",
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.",
+    "application/vnd.oasis.opendocument.",
+    "application/zip",
+)
+
+
+def attachment_check(upload) -> str:
+    """The upload's content type if it may be attached; a clear error otherwise."""
+    import mimetypes
+
+    limit = settings.ATTACHMENT_MAX_BYTES
+    if upload.size > limit:
+        raise ValidationError(
+            {"file": _("Files up to %(mb)s MB.") % {"mb": limit // (1024 * 1024)}}
+        )
+    # The name decides, not what the browser claims (it may say anything).
+    guessed = mimetypes.guess_type(upload.name)[0] or ""
+    if not guessed.startswith(ATTACHMENT_TYPES):
+        raise ValidationError({"file": _("This kind of file cannot be attached.")})
+    return guessed
+
+
+@transaction.atomic
+def message_add_with_files(
+    *, interaction: Interaction, author, body: str, files: Iterable
+) -> Message:
+    """An agent's outbound message with attachments (all checked before anything is stored)."""
+    from django.utils.text import get_valid_filename
+
+    files = list(files)
+    types = [attachment_check(f) for f in files]
+    message, _created = message_add(
+        interaction=interaction,
+        direction=Direction.OUTBOUND,
+        author_kind=Message.Author.AGENT,
+        author=author,
+        body=body,
+        content={"attachments": [f.name for f in files]} if files else None,
+    )
+    for upload, content_type in zip(files, types, strict=True):
+        name = get_valid_filename(upload.name)[:200] or "file"
+        attachment = Attachment(
+            organization=interaction.organization,
+            message=message,
+            filename=name,
+            content_type=content_type,
+            size=upload.size,
+        )
+        attachment.file.save(name, upload, save=False)
+        attachment.save()
+    return message
 
 
 # Delivery statuses only move forward: a late "delivered" never overwrites "read".

@@ -75,6 +75,19 @@ def _interaction(org, owner):
     return InteractionFactory(contact=_contact(org, owner), subject=f"{org.slug} private matter")
 
 
+def _attachment(org, owner):
+    from django.core.files.base import ContentFile
+
+    from apps.interactions.models import Attachment
+    from tests.factories import MessageFactory
+
+    message = MessageFactory(interaction=_interaction(org, owner))
+    attachment = Attachment(organization=org, message=message, filename="a.pdf", size=3)
+    attachment.file.save("a.pdf", ContentFile(b"pdf"), save=False)
+    attachment.save()
+    return attachment
+
+
 def _canned(org, owner):
     from apps.interactions.models import CannedResponse
 
@@ -165,6 +178,7 @@ OBJECT_CASES = [
     Case("desk-callback", _interaction, methods=("post",)),
     Case("desk-tags", _interaction, methods=("post",)),
     Case("desk-canned", _interaction),
+    Case("desk-attachment", _attachment),
     Case("desk-supervisor-presence", _user, methods=("post",)),
     Case("desk-supervisor-assign", _interaction, methods=("post",)),
     Case("notification-detail", _notification),

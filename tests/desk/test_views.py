@@ -258,3 +258,62 @@ def test_a_canned_response_fills_the_composer_for_this_customer(login, offered, 
     assert f"Hello Ada, Sam from {org_a.name}." in body
     # Only the listed variables are filled: nothing else of the objects can leak.
     assert "{{ contact.custom_fields }} {{ agent.password }}" in body
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    settings.ATTACHMENT_MAX_BYTES = 1024
+    return tmp_path
+
+
+def test_files_are_attached_and_downloaded_by_who_may_open_the_conversation(
+    login, offered, agent_a, queue, media
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from apps.interactions.models import Attachment
+
+    services.offer_accept(offer=offered, agent=agent_a)
+    client = login(agent_a)
+    url = reverse("desk-reply", args=[offered.interaction_id])
+    invoice = SimpleUploadedFile("invoice march.pdf", b"%PDF-1.4 tiny", "application/pdf")
+    response = client.post(url, {"body": "", "files": [invoice]}, **HTMX)
+    assert response.status_code == 200
+    attachment = Attachment.objects.get()
+    assert (attachment.filename, attachment.content_type) == (
+        "invoice_march.pdf",
+        "application/pdf",
+    )
+    download = reverse("desk-attachment", args=[attachment.pk])
+    assert download in response.content.decode()
+    got = client.get(download)
+    assert got.status_code == 200 and b"".join(got.streaming_content) == b"%PDF-1.4 tiny"
+    assert "attachment" in got["Content-Disposition"]
+    assert login(agent_in_queue(queue)).get(download).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "error"),
+    [
+        ("big.pdf", b"x" * 2048, "Files up to"),
+        ("page.html", b"<script>alert(1)</script>", "cannot be attached"),
+        ("setup.exe", b"MZ", "cannot be attached"),
+    ],
+)
+def test_a_refused_file_stores_nothing(login, offered, agent_a, media, name, content, error):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from apps.interactions.models import Attachment
+
+    services.offer_accept(offer=offered, agent=agent_a)
+    client = login(agent_a)
+    upload = SimpleUploadedFile(name, content, "application/pdf")  # the claimed type is ignored
+    response = client.post(
+        reverse("desk-reply", args=[offered.interaction_id]),
+        {"body": "see attached", "files": [upload]},
+        **HTMX,
+    )
+    assert response.status_code == 400 and error in response.content.decode()
+    assert not Message.objects.exists() and not Attachment.objects.exists()
+    assert not list(media.rglob("*.*"))
