@@ -211,6 +211,12 @@ class User(AbstractUser):
         help_text=_("Empty: the organization's time zone."),
     )
 
+    desk_pinned = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("The conversation panels this person keeps on top of the desk."),
+    )
+
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
 

@@ -5,6 +5,7 @@ from apps.desk import contacts, views
 urlpatterns = [
     path("", views.desk_view, name="desk"),
     path("presence/", views.desk_presence_view, name="desk-presence"),
+    path("layout/", views.desk_layout_view, name="desk-layout"),
     path("offers/<int:pk>/accept/", views.desk_offer_accept_view, name="desk-offer-accept"),
     path("offers/<int:pk>/reject/", views.desk_offer_reject_view, name="desk-offer-reject"),
     path("interactions/<int:pk>/", views.desk_interaction_view, name="desk-interaction"),

@@ -118,8 +118,23 @@ def pop_phones(interaction):
     return interaction.contact.identities.filter(kind=IdentityKind.PHONE)
 
 
+def conversation_panels() -> list[tuple[str, str]]:
+    """The conversation's panels an agent may keep on top (saved per user)."""
+    return [
+        ("screen-pop", _("Customer")),
+        ("messages", _("Conversation")),
+        ("internal-notes", _("Internal notes")),
+        ("actions", _("Actions")),
+        ("transfer", _("Transfer")),
+        ("close", _("Close")),
+        ("tags", _("Tags")),
+    ]
+
+
 def _conversation_context(request, interaction) -> dict:
     return {
+        "panels": conversation_panels(),
+        "pinned": list(request.user.desk_pinned or []),
         "interaction": interaction,
         "pop": screen_pop(interaction=interaction),
         "messages_": list(
@@ -498,3 +513,22 @@ def desk_attachment_view(request, pk: int):
         filename=attachment.filename,
         content_type=attachment.content_type or "application/octet-stream",
     )
+
+
+@login_required
+@require_POST
+def desk_layout_view(request):
+    """Save which conversation panels stay on top for this user (on every device)."""
+    agent = _agent(request)
+    known = {key for key, _label in conversation_panels()}
+    agent.desk_pinned = [p for p in request.POST.getlist("pinned") if p in known]
+    agent.save(update_fields=["desk_pinned"])
+    interaction_id = request.POST.get("interaction") or ""
+    if interaction_id.isdigit():
+        interaction = selectors.desk_interaction_get(user=agent, interaction_id=int(interaction_id))
+        if request.htmx:
+            return render(
+                request, "desk/_conversation.html", _conversation_context(request, interaction)
+            )
+        return redirect("desk-interaction", pk=interaction.pk)
+    return redirect("desk")

@@ -317,3 +317,22 @@ def test_a_refused_file_stores_nothing(login, offered, agent_a, media, name, con
     assert response.status_code == 400 and error in response.content.decode()
     assert not Message.objects.exists() and not Attachment.objects.exists()
     assert not list(media.rglob("*.*"))
+
+
+def test_panels_an_agent_keeps_on_top_are_saved_for_them(login, offered, agent_a, queue):
+    services.offer_accept(offer=offered, agent=agent_a)
+    client = login(agent_a)
+    response = client.post(
+        reverse("desk-layout"),
+        {"pinned": ["messages", "close", "bogus"], "interaction": offered.interaction_id},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    agent_a.refresh_from_db()
+    assert agent_a.desk_pinned == ["messages", "close"]  # unknown panels are dropped
+    page = client.get(reverse("desk-interaction", args=[offered.interaction_id])).content.decode()
+    assert 'class="messages pinned"' in page and 'class="close pinned"' in page
+    assert 'class="screen-pop"' in page
+    # Someone else's layout is theirs.
+    colleague = agent_in_queue(queue)
+    assert colleague.desk_pinned == []
