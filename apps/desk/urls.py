@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.desk import contacts, views
+from apps.desk import chat, contacts, views
 
 urlpatterns = [
     path("", views.desk_view, name="desk"),
@@ -17,6 +17,11 @@ urlpatterns = [
     path("interactions/<int:pk>/tags/", views.desk_tags_view, name="desk-tags"),
     path("interactions/<int:pk>/canned/", views.desk_canned_view, name="desk-canned"),
     path("attachments/<int:pk>/", views.desk_attachment_view, name="desk-attachment"),
+    path("chat/", chat.chat_home_view, name="desk-chat"),
+    path("chat/<int:pk>/", chat.chat_room_view, name="desk-chat-room"),
+    path("chat/<int:pk>/post/", chat.chat_post_view, name="desk-chat-post"),
+    path("chat/with/<int:pk>/", chat.chat_direct_view, name="desk-chat-direct"),
+    path("chat/files/<int:pk>/", chat.chat_file_view, name="desk-chat-file"),
     path("contacts/", contacts.contact_directory_view, name="desk-contacts"),
     path("contacts/<int:pk>/", contacts.contact_page_view, name="desk-contact"),
     path("supervisor/", views.supervisor_view, name="desk-supervisor"),

@@ -24,6 +24,16 @@ class LiveConsumer(AuthenticatedConsumer):
             and user.organization_id is not None
             and user.has_perm("interactions.supervise_interaction")
         )
+        self.chat_room = None
+        room_id = (query.get("chat") or [""])[0]
+        if room_id.isdigit() and user.organization_id is not None:
+            from apps.desk.models import ChatRoom
+            from apps.desk.services import chat_group, chat_may_read
+
+            room = ChatRoom.objects.filter(pk=int(room_id)).select_related("team").first()
+            if room is not None and chat_may_read(user=user, room=room):
+                self.chat_room = room.pk
+                groups.append(chat_group(room.pk))
         if self.supervisor:  # every presence change of the organization, every queue's line
             from apps.queues.models import Queue
 
@@ -80,6 +90,23 @@ class LiveConsumer(AuthenticatedConsumer):
     async def queue_updated(self, event) -> None:
         if self.supervisor:
             self._supervisor_soon()
+
+    # --- Team chat: a new message of the open room is appended to its thread.
+
+    async def chat_message(self, event) -> None:
+        from apps.desk.models import ChatMessage
+
+        message = await database_sync_to_async(
+            lambda: (
+                ChatMessage.objects.select_related("author")
+                .filter(pk=event["data"]["message"], room_id=self.chat_room)
+                .first()
+            )
+        )()
+        if message is not None:
+            await self.send_fragment(
+                "desk/_chat_live.html", {"m": message, "viewer_id": self.user.pk}
+            )
 
     # --- Supervisor page ---------------------------------------------------------------------
 

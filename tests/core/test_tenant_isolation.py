@@ -42,6 +42,9 @@ EXEMPT = {
     # The id is the caller's own namespace: tests/contacts/test_api.py proves another
     # organization's contact with the same external id is never touched.
     "api:crm-contact-upsert",
+    # The id is a person to write to: it answers with a redirect to the pair's room, and
+    # tests/desk/test_chat.py proves another organization's person gives 404.
+    "desk-chat-direct",
 }
 
 
@@ -86,6 +89,27 @@ def _attachment(org, owner):
     attachment.file.save("a.pdf", ContentFile(b"pdf"), save=False)
     attachment.save()
     return attachment
+
+
+def _chat_room(org, owner):
+    from apps.desk.services import chat_team_room
+
+    team = _team(org, owner)
+    team.members.add(owner)
+    return chat_team_room(team=team)
+
+
+def _chat_file(org, owner):
+    from django.core.files.base import ContentFile
+
+    from apps.desk.models import ChatMessage
+
+    message = ChatMessage(
+        organization=org, room=_chat_room(org, owner), author=owner, filename="rota.pdf"
+    )
+    message.file.save("rota.pdf", ContentFile(b"pdf"), save=False)
+    message.save()
+    return message
 
 
 def _canned(org, owner):
@@ -179,6 +203,9 @@ OBJECT_CASES = [
     Case("desk-tags", _interaction, methods=("post",)),
     Case("desk-canned", _interaction),
     Case("desk-attachment", _attachment),
+    Case("desk-chat-room", _chat_room),
+    Case("desk-chat-post", _chat_room, methods=("post",)),
+    Case("desk-chat-file", _chat_file),
     Case("desk-supervisor-presence", _user, methods=("post",)),
     Case("desk-supervisor-assign", _interaction, methods=("post",)),
     Case("notification-detail", _notification),

@@ -1,0 +1,60 @@
+"""Team chat between the people of an organization: a room per team and direct conversations."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.models import TenantModel
+
+
+class ChatRoom(TenantModel):
+    """A team's room (its members and supervisors talk there) or a direct conversation
+    between two people (``direct_key`` = their ids, smaller first: one room per pair)."""
+
+    class Kind(models.TextChoices):
+        TEAM = "team", _("Team")
+        DIRECT = "direct", _("Direct")
+
+    kind = models.CharField(max_length=6, choices=Kind.choices)
+    team = models.OneToOneField(
+        "accounts.Team", on_delete=models.CASCADE, null=True, blank=True, related_name="chat_room"
+    )
+    direct_key = models.CharField(max_length=40, blank=True)
+    people = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "direct_key"],
+                condition=models.Q(kind="direct"),
+                name="chatroom_one_per_pair",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.team.name if self.team_id else f"direct {self.direct_key}"
+
+
+def chat_file_path(instance, filename: str) -> str:
+    return f"chat/{instance.organization_id}/{uuid.uuid4().hex}/{filename}"
+
+
+class ChatMessage(TenantModel):
+    room = models.ForeignKey(ChatRoom, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    body = models.TextField(blank=True)
+    file = models.FileField(upload_to=chat_file_path, blank=True)
+    filename = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.body[:50] or self.filename

@@ -1,0 +1,78 @@
+"""Team chat: rooms, who may read them, posting (live to every open page of the room)."""
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from apps.core.realtime import publish
+from apps.desk.models import ChatMessage, ChatRoom
+
+
+def chat_group(room_id: int) -> str:
+    return f"chat.{room_id}"
+
+
+def chat_team_room(*, team) -> ChatRoom:
+    room, _created = ChatRoom.objects.get_or_create(
+        team=team, defaults={"organization_id": team.organization_id, "kind": ChatRoom.Kind.TEAM}
+    )
+    return room
+
+
+def chat_direct_room(*, user, other) -> ChatRoom:
+    """The one conversation between two people of the same organization."""
+    if other.organization_id != user.organization_id or other.pk == user.pk:
+        raise ValidationError(_("Not found."))
+    key = "-".join(str(pk) for pk in sorted((user.pk, other.pk)))
+    room = ChatRoom.objects.filter(
+        organization_id=user.organization_id, kind=ChatRoom.Kind.DIRECT, direct_key=key
+    ).first()
+    if room is not None:
+        return room
+    try:
+        with transaction.atomic():
+            room = ChatRoom.objects.create(
+                organization_id=user.organization_id, kind=ChatRoom.Kind.DIRECT, direct_key=key
+            )
+            room.people.set([user, other])
+    except IntegrityError:  # created by the other one at the same moment
+        room = ChatRoom.objects.get(
+            organization_id=user.organization_id, kind=ChatRoom.Kind.DIRECT, direct_key=key
+        )
+    return room
+
+
+def chat_may_read(*, user, room: ChatRoom) -> bool:
+    if room.organization_id != user.organization_id:
+        return False
+    if room.kind == ChatRoom.Kind.DIRECT:
+        return room.people.filter(pk=user.pk).exists()
+    team = room.team
+    return team.members.filter(pk=user.pk).exists() or team.supervisors.filter(pk=user.pk).exists()
+
+
+@transaction.atomic
+def chat_post(*, room: ChatRoom, author, body: str = "", upload=None) -> ChatMessage:
+    """A message (text, a file or both), pushed to every open page of the room after commit."""
+    from django.utils.text import get_valid_filename
+
+    from apps.interactions.services import attachment_check
+
+    if not chat_may_read(user=author, room=room):
+        raise ValidationError(_("Not found."))
+    body = body.strip()
+    if not body and upload is None:
+        raise ValidationError({"body": _("Write a message or attach a file.")})
+    message = ChatMessage(organization_id=room.organization_id, room=room, author=author, body=body)
+    if upload is not None:
+        attachment_check(upload)
+        name = get_valid_filename(upload.name)[:200] or "file"
+        message.filename = name
+        message.file.save(name, upload, save=False)
+    message.save()
+    publish(
+        group=chat_group(room.pk),
+        event="chat.message",
+        data={"room": room.pk, "message": message.pk},
+    )
+    return message
