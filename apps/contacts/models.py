@@ -187,6 +187,10 @@ class Identity(TenantModel, TimeStampedModel):
     label = models.CharField(max_length=50, blank=True, help_text=_("mobile, work, home…"))
     is_primary = models.BooleanField(default=False)
     verified = models.BooleanField(default=False)
+    blocked_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Set: nothing from this sender is taken in.")
+    )
+    blocked_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         verbose_name_plural = _("identities")

@@ -9,6 +9,7 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.contacts.models import (
@@ -332,6 +333,34 @@ def _find_by_identity(organization, kind: str, value: str) -> Contact | None:
 HINT_KINDS = {"email": IdentityKind.EMAIL, "phone": IdentityKind.PHONE}
 
 
+class IdentityBlocked(ValidationError):
+    """An agent blocked this number or address: channels refuse what comes from it."""
+
+
+@transaction.atomic
+def identity_block(*, identity: Identity, actor=None, reason: str = "") -> Identity:
+    """Block a sender (spam, abuse): channels refuse it from now on; an event says who."""
+    identity.blocked_at = timezone.now()
+    identity.blocked_reason = reason.strip()[:200]
+    identity.save(update_fields=["blocked_at", "blocked_reason"])
+    _emit(
+        identity.contact,
+        "identity.blocked",
+        actor=actor,
+        data={"kind": identity.kind, "value": identity.value, "reason": identity.blocked_reason},
+    )
+    return identity
+
+
+@transaction.atomic
+def identity_unblock(*, identity: Identity, actor=None) -> Identity:
+    identity.blocked_at = None
+    identity.blocked_reason = ""
+    identity.save(update_fields=["blocked_at", "blocked_reason"])
+    _emit(identity.contact, "identity.unblocked", actor=actor, data={"value": identity.value})
+    return identity
+
+
 @transaction.atomic
 def contact_resolve(
     *, organization, kind: str, value: str, hints: Mapping[str, Any] | None = None
@@ -351,6 +380,10 @@ def contact_resolve(
         .first()
     )
     if identity is not None:
+        if identity.blocked_at is not None:
+            raise IdentityBlocked(
+                {"identity": _("This sender is blocked.")}, code="identity_blocked"
+            )
         return identity.contact, identity, False
 
     contact = None

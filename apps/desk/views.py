@@ -532,3 +532,29 @@ def desk_layout_view(request):
             )
         return redirect("desk-interaction", pk=interaction.pk)
     return redirect("desk")
+
+
+@login_required
+@require_POST
+def desk_block_view(request, pk: int):
+    """Block (or unblock, ``unblock=1``) one of the customer's numbers or addresses."""
+    from apps.contacts.models import Identity
+    from apps.contacts.services import identity_block, identity_unblock
+
+    _agent(request)
+    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
+    identity_id = request.POST.get("identity") or ""
+    identity = (
+        Identity.objects.filter(contact_id=interaction.contact_id, pk=int(identity_id)).first()
+        if identity_id.isdigit()
+        else None
+    )
+    if identity is None:
+        return _conversation_response(
+            request, interaction, error_key="block_error", error=_("Choose a number or address.")
+        )
+    if request.POST.get("unblock") == "1":
+        identity_unblock(identity=identity, actor=request.user)
+    else:
+        identity_block(identity=identity, actor=request.user, reason=request.POST.get("reason", ""))
+    return _conversation_response(request, interaction)

@@ -201,6 +201,7 @@ OBJECT_CASES = [
     Case("desk-hold", _interaction, methods=("post",)),
     Case("desk-callback", _interaction, methods=("post",)),
     Case("desk-tags", _interaction, methods=("post",)),
+    Case("desk-block", _interaction, methods=("post",)),
     Case("desk-canned", _interaction),
     Case("desk-attachment", _attachment),
     Case("desk-chat-room", _chat_room),

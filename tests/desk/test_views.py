@@ -336,3 +336,36 @@ def test_panels_an_agent_keeps_on_top_are_saved_for_them(login, offered, agent_a
     # Someone else's layout is theirs.
     colleague = agent_in_queue(queue)
     assert colleague.desk_pinned == []
+
+
+def test_blocking_a_number_refuses_what_comes_from_it(login, offered, agent_a, org_a, api_client):
+    from apps.contacts.models import Identity
+    from apps.interactions.models import Interaction
+    from tests.factories import IdentityFactory
+
+    services.offer_accept(offer=offered, agent=agent_a)
+    phone = IdentityFactory(contact=offered.interaction.contact, kind="phone", value="+14155552671")
+    client = login(agent_a)
+    url = reverse("desk-block", args=[offered.interaction_id])
+    response = client.post(url, {"identity": phone.pk, "reason": "abuse"}, **HTMX)
+    assert 'data-testid="blocked"' in response.content.decode()
+    phone.refresh_from_db()
+    assert phone.blocked_at is not None and phone.blocked_reason == "abuse"
+    assert Event.objects.filter(type="identity.blocked", actor=agent_a).exists()
+    # A new conversation from that number is refused with a clear error, and nothing is stored.
+    before = Interaction.objects.count()
+    api_client.force_authenticate(agent_a)
+    response = api_client.post(
+        "/api/v1/interactions/",
+        {
+            "channel": "sms",
+            "direction": "inbound",
+            "identity_kind": "phone",
+            "identity_value": "(415) 555-2671",
+        },
+        format="json",
+    )
+    assert response.status_code == 400 and "blocked" in response.content.decode()
+    assert Interaction.objects.count() == before
+    client.post(url, {"identity": phone.pk, "unblock": "1"}, **HTMX)
+    assert Identity.objects.get(pk=phone.pk).blocked_at is None
