@@ -14,9 +14,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.desk import selectors
-from apps.interactions.models import Disposition, Message
+from apps.interactions.models import Channel, Disposition, Message
 from apps.interactions.selectors import canned_responses, screen_pop
-from apps.interactions.services import interaction_close, message_add_with_files
+from apps.interactions.services import (
+    interaction_close,
+    message_add_with_files,
+    switch_targets,
+)
 from apps.queues.models import PresenceStatus, Queue, ReasonCode
 from apps.queues.services import interaction_transfer, offer_accept, offer_reject, presence_set
 
@@ -145,6 +149,8 @@ def _conversation_context(request, interaction) -> dict:
         ),
         "notes": list(interaction.notes.select_related("author")),
         "tags": ", ".join(t.name for t in interaction.tags.all()),
+        "switch_targets": switch_targets(interaction=interaction),
+        "channel_labels": Channel.choices,
         "canned": list(
             canned_responses(
                 organization=interaction.organization,
@@ -182,6 +188,9 @@ def desk_reply_view(request, pk: int):
     error = ""
     body = request.POST.get("body", "")
     files = request.FILES.getlist("files")
+    via = request.POST.get("via", "")
+    if via:
+        return _reply_on_other_channel(request, interaction, via, body)
     if not interaction.is_open:
         error = _("This conversation is closed.")
     elif not body.strip() and not files:
@@ -200,6 +209,47 @@ def desk_reply_view(request, pk: int):
     if error:
         messages.error(request, error)
     return redirect("desk-interaction", pk=pk)
+
+
+def _reply_on_other_channel(request, interaction, via: str, body: str):
+    """Channel switch: ``via`` = "<identity id>:<channel>"; the agent lands on the new one."""
+    from apps.contacts.models import Identity
+    from apps.interactions.services import interaction_switch_channel
+
+    identity_id, _sep, channel = via.partition(":")
+    identity = (
+        Identity.objects.filter(contact_id=interaction.contact_id, pk=int(identity_id)).first()
+        if identity_id.isdigit()
+        else None
+    )
+    error = ""
+    if identity is None:
+        error = _("Choose where to send it.")
+    else:
+        try:
+            switched = interaction_switch_channel(
+                interaction=interaction,
+                identity=identity,
+                channel=channel,
+                agent=request.user,
+                body=body,
+            )
+        except ValidationError as exc:
+            error = _error_text(exc)
+    if error:
+        context = {
+            **_conversation_context(request, interaction),
+            "reply_error": error,
+            "body": body,
+        }
+        template = "desk/_conversation.html" if request.htmx else "desk/interaction.html"
+        return render(request, template, context, status=400)
+    target = reverse("desk-interaction", kwargs={"pk": switched.pk})
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = target
+        return response
+    return redirect(target)
 
 
 @login_required

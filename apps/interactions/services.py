@@ -477,6 +477,72 @@ def message_add_with_files(
     return message
 
 
+# The written channels an agent can switch a conversation to, by the kind of identity.
+SWITCH_CHANNELS = {
+    "phone": (Channel.SMS,),
+    "email": (Channel.EMAIL,),
+    "whatsapp": (Channel.WHATSAPP,),
+    "messenger": (Channel.MESSENGER,),
+    "instagram": (Channel.INSTAGRAM,),
+    "x": (Channel.X,),
+}
+
+
+def switch_targets(*, interaction: Interaction) -> list[tuple[Any, str]]:
+    """(identity, channel) pairs the conversation can continue on, other than its own."""
+    return [
+        (identity, channel)
+        for identity in interaction.contact.identities.all()
+        if identity.blocked_at is None
+        for channel in SWITCH_CHANNELS.get(identity.kind, ())
+        if not (channel == interaction.channel and identity.pk == interaction.identity_id)
+    ]
+
+
+@transaction.atomic
+def interaction_switch_channel(
+    *, interaction: Interaction, identity, channel: str, agent, body: str
+) -> Interaction:
+    """Continue a conversation on another channel of the same customer: a new outbound
+    interaction linked to this one (``continues``), in the agent's hands, with the message."""
+    from apps.contacts.selectors import contact_can_be_contacted
+
+    if identity.contact_id != interaction.contact_id:
+        raise ValidationError({"via": _("Not found.")})
+    if identity.blocked_at is not None:
+        raise ValidationError({"via": _("This sender is blocked.")})
+    if channel not in SWITCH_CHANNELS.get(identity.kind, ()):
+        raise ValidationError({"via": _("This address cannot receive that channel.")})
+    if not body.strip():
+        raise ValidationError({"body": _("A message needs text or content.")})
+    if not contact_can_be_contacted(contact=interaction.contact, channel=channel):
+        raise ValidationError({"via": _("The customer asked not to be contacted on this channel.")})
+    switched = interaction_create(
+        organization=interaction.organization,
+        channel=channel,
+        direction=Direction.OUTBOUND,
+        contact=interaction.contact,
+        identity=identity,
+        queue=interaction.queue,
+        continues=interaction,
+        subject=interaction.subject,
+        actor=agent,
+    )
+    switched.assigned_agent = agent
+    switched.save(update_fields=["assigned_agent"])
+    interaction_transition(
+        interaction=switched, to=State.ACTIVE, actor=agent, data={"continues": interaction.pk}
+    )
+    message_add(
+        interaction=switched,
+        direction=Direction.OUTBOUND,
+        author_kind=Message.Author.AGENT,
+        author=agent,
+        body=body,
+    )
+    return switched
+
+
 # Delivery statuses only move forward: a late "delivered" never overwrites "read".
 _DELIVERY_RANK = {
     s: i

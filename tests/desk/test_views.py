@@ -369,3 +369,38 @@ def test_blocking_a_number_refuses_what_comes_from_it(login, offered, agent_a, o
     assert Interaction.objects.count() == before
     client.post(url, {"identity": phone.pk, "unblock": "1"}, **HTMX)
     assert Identity.objects.get(pk=phone.pk).blocked_at is None
+
+
+def test_reply_on_another_channel_of_the_customer(login, offered, agent_a, org_a):
+    from apps.contacts.services import consent_record
+    from apps.interactions.models import Interaction
+    from tests.factories import IdentityFactory
+
+    services.offer_accept(offer=offered, agent=agent_a)
+    contact = offered.interaction.contact
+    mail = IdentityFactory(contact=contact, kind="email", value="ada@example.com")
+    phone = IdentityFactory(contact=contact, kind="phone", value="+14155552671")
+    client = login(agent_a)
+    page = client.get(reverse("desk-interaction", args=[offered.interaction_id])).content.decode()
+    assert f'value="{mail.pk}:email"' in page and f'value="{phone.pk}:sms"' in page
+    url = reverse("desk-reply", args=[offered.interaction_id])
+    response = client.post(url, {"body": "Your invoice", "via": f"{mail.pk}:email"}, **HTMX)
+    assert response.status_code == 204
+    switched = Interaction.objects.get(channel="email")
+    assert response["HX-Redirect"] == reverse("desk-interaction", args=[switched.pk])
+    assert switched.continues_id == offered.interaction_id
+    assert (switched.direction, switched.state, switched.assigned_agent_id) == (
+        "outbound",
+        State.ACTIVE,
+        agent_a.pk,
+    )
+    assert switched.messages.get().body == "Your invoice"
+    # Opted out of SMS: refused, nothing created.
+    consent_record(contact=contact, channel="sms", status="opt_out", source="agent")
+    response = client.post(url, {"body": "Hi", "via": f"{phone.pk}:sms"}, **HTMX)
+    assert response.status_code == 400
+    assert "asked not to be contacted" in response.content.decode()
+    assert not Interaction.objects.filter(channel="sms").exists()
+    # A channel the address cannot take is refused too.
+    response = client.post(url, {"body": "Hi", "via": f"{mail.pk}:whatsapp"}, **HTMX)
+    assert response.status_code == 400
