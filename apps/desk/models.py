@@ -58,3 +58,36 @@ class ChatMessage(TenantModel):
 
     def __str__(self) -> str:
         return self.body[:50] or self.filename
+
+
+class FollowUp(TenantModel):
+    """Something to do later for a customer ("send the contract", "call back after the
+    repair"), given to an agent with a due time."""
+
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.CASCADE, related_name="follow_ups"
+    )
+    interaction = models.ForeignKey(
+        "interactions.Interaction",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="follow_ups",
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="follow_ups"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    title = models.CharField(max_length=200)
+    due_at = models.DateTimeField()
+    done_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [models.Index(fields=["assignee", "done_at", "due_at"])]
+
+    def __str__(self) -> str:
+        return self.title

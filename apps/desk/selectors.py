@@ -17,10 +17,12 @@ class DeskWork:
     offers: list[Offer]
     interactions: list[Interaction]
     now: object = field(default_factory=timezone.now)
+    follow_ups: list = field(default_factory=list)
 
 
 def desk_work(*, agent) -> DeskWork:
-    """The agent's ringing offers (oldest first) and the interactions they hold (3 queries)."""
+    """The agent's ringing offers (oldest first), the interactions they hold and their open
+    follow-ups (3 queries)."""
     now = timezone.now()
     offers = list(
         Offer.objects.filter(
@@ -41,7 +43,16 @@ def desk_work(*, agent) -> DeskWork:
         .select_related("contact", "queue")
         .order_by("answered_at", "id")
     )
-    return DeskWork(offers=offers, interactions=interactions, now=now)
+    from apps.desk.models import FollowUp
+
+    follow_ups = list(
+        FollowUp.objects.filter(
+            organization_id=agent.organization_id, assignee=agent, done_at__isnull=True
+        )
+        .select_related("contact")
+        .order_by("due_at", "id")[:20]
+    )
+    return DeskWork(offers=offers, interactions=interactions, now=now, follow_ups=follow_ups)
 
 
 def desk_presence(*, agent) -> Presence:

@@ -76,3 +76,55 @@ def chat_post(*, room: ChatRoom, author, body: str = "", upload=None) -> ChatMes
         data={"room": room.pk, "message": message.pk},
     )
     return message
+
+
+@transaction.atomic
+def follow_up_create(*, interaction, assignee, title: str, due_at, actor):
+    """A follow-up for the interaction's customer; the assignee is told if it is not you."""
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from apps.desk.models import FollowUp
+    from apps.interactions.services import event_record
+    from apps.notifications.services import notification_send
+
+    title = title.strip()
+    if not title:
+        raise ValidationError({"title": _("Say what is to be done.")})
+    if assignee.organization_id != interaction.organization_id or not assignee.is_active:
+        raise ValidationError({"assignee": _("Not found.")})
+    if due_at <= timezone.now():
+        raise ValidationError({"due_at": _("Choose a time in the future.")})
+    follow_up = FollowUp.objects.create(
+        organization_id=interaction.organization_id,
+        contact_id=interaction.contact_id,
+        interaction=interaction,
+        assignee=assignee,
+        created_by=actor,
+        title=title[:200],
+        due_at=due_at,
+    )
+    event_record(
+        organization=interaction.organization,
+        type="follow_up.created",
+        interaction=interaction,
+        actor=actor,
+        data={"follow_up": follow_up.pk, "assignee": assignee.pk, "due_at": due_at.isoformat()},
+    )
+    if assignee.pk != actor.pk:
+        notification_send(
+            recipient=assignee,
+            title=_("Follow-up: %(title)s") % {"title": follow_up.title},
+            body=str(interaction.contact),
+            url=reverse("desk-interaction", kwargs={"pk": interaction.pk}),
+        )
+    return follow_up
+
+
+def follow_up_done(*, follow_up, actor):
+    from django.utils import timezone
+
+    if follow_up.done_at is None:
+        follow_up.done_at = timezone.now()
+        follow_up.save(update_fields=["done_at"])
+    return follow_up

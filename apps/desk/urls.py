@@ -16,6 +16,12 @@ urlpatterns = [
     path("interactions/<int:pk>/callback/", views.desk_callback_view, name="desk-callback"),
     path("interactions/<int:pk>/tags/", views.desk_tags_view, name="desk-tags"),
     path("interactions/<int:pk>/block/", views.desk_block_view, name="desk-block"),
+    path(
+        "interactions/<int:pk>/follow-up/",
+        views.desk_follow_up_create_view,
+        name="desk-follow-up-create",
+    ),
+    path("follow-ups/<int:pk>/done/", views.desk_follow_up_done_view, name="desk-follow-up-done"),
     path("interactions/<int:pk>/canned/", views.desk_canned_view, name="desk-canned"),
     path("attachments/<int:pk>/", views.desk_attachment_view, name="desk-attachment"),
     path("chat/", chat.chat_home_view, name="desk-chat"),

@@ -608,3 +608,67 @@ def desk_block_view(request, pk: int):
     else:
         identity_block(identity=identity, actor=request.user, reason=request.POST.get("reason", ""))
     return _conversation_response(request, interaction)
+
+
+@login_required
+@require_POST
+def desk_follow_up_create_view(request, pk: int):
+    """A follow-up for this conversation's customer, due at a time in the agent's zone."""
+    from datetime import datetime
+
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from apps.desk.services import follow_up_create
+
+    agent = _agent(request)
+    interaction = selectors.desk_interaction_get(user=agent, interaction_id=pk)
+    assignee_id = request.POST.get("assignee") or str(agent.pk)
+    assignee = (
+        get_user_model()
+        .objects.filter(organization_id=agent.organization_id, pk=int(assignee_id))
+        .first()
+        if assignee_id.isdigit()
+        else None
+    )
+    error = ""
+    try:
+        due = timezone.make_aware(
+            datetime.fromisoformat(request.POST.get("due", "")), timezone.get_current_timezone()
+        )
+    except ValueError:
+        error = _("Give a date and time.")
+    if not error and assignee is None:
+        error = _("Choose who does it.")
+    if not error:
+        try:
+            follow_up_create(
+                interaction=interaction,
+                assignee=assignee,
+                title=request.POST.get("title", ""),
+                due_at=due,
+                actor=agent,
+            )
+        except ValidationError as exc:
+            error = _error_text(exc)
+    if not error:
+        messages.success(request, _("Follow-up created."))
+    return _conversation_response(request, interaction, error_key="follow_up_error", error=error)
+
+
+@login_required
+@require_POST
+def desk_follow_up_done_view(request, pk: int):
+    from apps.desk.models import FollowUp
+    from apps.desk.services import follow_up_done
+
+    agent = _agent(request)
+    follow_up = FollowUp.objects.filter(
+        organization_id=agent.organization_id, assignee=agent, pk=pk
+    ).first()
+    if follow_up is None:
+        raise Http404
+    follow_up_done(follow_up=follow_up, actor=agent)
+    if request.htmx:
+        return render(request, "desk/_panels.html", desk_context(agent))
+    return redirect("desk")

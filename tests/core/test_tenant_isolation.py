@@ -112,6 +112,24 @@ def _chat_file(org, owner):
     return message
 
 
+def _follow_up(org, owner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.desk.models import FollowUp
+
+    interaction = _interaction(org, owner)
+    return FollowUp.objects.create(
+        organization=org,
+        contact=interaction.contact,
+        interaction=interaction,
+        assignee=owner,
+        title="Send the contract",
+        due_at=timezone.now() + timedelta(days=1),
+    )
+
+
 def _canned(org, owner):
     from apps.interactions.models import CannedResponse
 
@@ -202,6 +220,8 @@ OBJECT_CASES = [
     Case("desk-callback", _interaction, methods=("post",)),
     Case("desk-tags", _interaction, methods=("post",)),
     Case("desk-block", _interaction, methods=("post",)),
+    Case("desk-follow-up-create", _interaction, methods=("post",)),
+    Case("desk-follow-up-done", _follow_up, methods=("post",)),
     Case("desk-canned", _interaction),
     Case("desk-attachment", _attachment),
     Case("desk-chat-room", _chat_room),

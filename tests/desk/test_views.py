@@ -404,3 +404,42 @@ def test_reply_on_another_channel_of_the_customer(login, offered, agent_a, org_a
     # A channel the address cannot take is refused too.
     response = client.post(url, {"body": "Hi", "via": f"{mail.pk}:whatsapp"}, **HTMX)
     assert response.status_code == 400
+
+
+def test_a_follow_up_for_a_colleague_reaches_their_desk_and_is_done(login, offered, agent_a, queue):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from apps.desk.models import FollowUp
+    from apps.notifications.models import Notification
+
+    colleague = agent_in_queue(queue)
+    services.offer_accept(offer=offered, agent=agent_a)
+    client = login(agent_a)
+    url = reverse("desk-follow-up-create", args=[offered.interaction_id])
+    response = client.post(url, {"title": " ", "due": "2001-01-01T10:00"}, **HTMX)
+    assert response.status_code == 400 and not FollowUp.objects.exists()
+    zone = ZoneInfo(agent_a.effective_time_zone)  # the form is read in the agent's zone
+    due = (datetime.now(zone) + timedelta(days=2)).replace(second=0, microsecond=0)
+    response = client.post(
+        url,
+        {
+            "title": "Send the contract",
+            "due": due.strftime("%Y-%m-%dT%H:%M"),
+            "assignee": colleague.pk,
+        },
+        **HTMX,
+    )
+    assert response.status_code == 200
+    follow_up = FollowUp.objects.get()
+    assert (follow_up.assignee_id, follow_up.due_at) == (colleague.pk, due)
+    assert Notification.objects.filter(recipient=colleague, title__contains="contract").exists()
+    colleague_client = login(colleague)
+    assert "Send the contract" in colleague_client.get(reverse("desk")).content.decode()
+    # Only the assignee closes it.
+    done = reverse("desk-follow-up-done", args=[follow_up.pk])
+    assert login(agent_a).post(done).status_code == 404
+    response = login(colleague).post(done, **HTMX)
+    assert "Nothing to follow up" in response.content.decode()
+    follow_up.refresh_from_db()
+    assert follow_up.done_at is not None
