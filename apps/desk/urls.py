@@ -15,6 +15,7 @@ urlpatterns = [
     path("interactions/<int:pk>/hold/", views.desk_hold_view, name="desk-hold"),
     path("interactions/<int:pk>/callback/", views.desk_callback_view, name="desk-callback"),
     path("interactions/<int:pk>/tags/", views.desk_tags_view, name="desk-tags"),
+    path("interactions/<int:pk>/notes/", views.desk_note_view, name="desk-note"),
     path("interactions/<int:pk>/block/", views.desk_block_view, name="desk-block"),
     path(
         "interactions/<int:pk>/follow-up/",

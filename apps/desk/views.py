@@ -672,3 +672,21 @@ def desk_follow_up_done_view(request, pk: int):
     if request.htmx:
         return render(request, "desk/_panels.html", desk_context(agent))
     return redirect("desk")
+
+
+@login_required
+@require_POST
+def desk_note_view(request, pk: int):
+    """An internal note on the conversation (colleagues see it, the customer never does)."""
+    from apps.interactions.services import interaction_note_add
+
+    _agent(request)
+    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
+    error = ""
+    try:
+        interaction_note_add(
+            interaction=interaction, body=request.POST.get("body", ""), author=request.user
+        )
+    except ValidationError as exc:
+        error = _error_text(exc)
+    return _conversation_response(request, interaction, error_key="note_error", error=error)

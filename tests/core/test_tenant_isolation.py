@@ -220,6 +220,7 @@ OBJECT_CASES = [
     Case("desk-callback", _interaction, methods=("post",)),
     Case("desk-tags", _interaction, methods=("post",)),
     Case("desk-block", _interaction, methods=("post",)),
+    Case("desk-note", _interaction, methods=("post",)),
     Case("desk-follow-up-create", _interaction, methods=("post",)),
     Case("desk-follow-up-done", _follow_up, methods=("post",)),
     Case("desk-canned", _interaction),

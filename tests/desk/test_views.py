@@ -443,3 +443,13 @@ def test_a_follow_up_for_a_colleague_reaches_their_desk_and_is_done(login, offer
     assert "Nothing to follow up" in response.content.decode()
     follow_up.refresh_from_db()
     assert follow_up.done_at is not None
+
+
+def test_internal_notes_are_added_from_the_conversation(login, offered, agent_a):
+    services.offer_accept(offer=offered, agent=agent_a)
+    client = login(agent_a)
+    url = reverse("desk-note", args=[offered.interaction_id])
+    assert client.post(url, {"body": "  "}, **HTMX).status_code == 400
+    response = client.post(url, {"body": "Customer is angry about fees"}, **HTMX)
+    assert "Customer is angry about fees" in response.content.decode()
+    assert offered.interaction.notes.get().author_id == agent_a.pk
