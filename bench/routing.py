@@ -206,6 +206,8 @@ def build_center(args, rng: random.Random) -> Center:
                 offer_timeout_seconds=3600,
                 # Contacts come back: do not hold their interaction for their last agent.
                 preferred_agent_seconds=0,
+                # Consumers close at once: no after-call work holding agents back.
+                wrap_up_seconds=0,
             )
             for i in range(args.queues)
         ]

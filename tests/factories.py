@@ -225,6 +225,7 @@ class QueueFactory(factory.django.DjangoModelFactory):
 
     organization = factory.SubFactory(OrganizationFactory)
     name = factory.Sequence(lambda n: f"Queue {n}")
+    wrap_up_seconds = 0  # tests of wrap-up set it; others get the backlog at once
 
 
 class DispositionFactory(factory.django.DjangoModelFactory):

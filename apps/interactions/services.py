@@ -281,7 +281,10 @@ def interaction_transition(
     if frees_agent and interaction.assigned_agent_id:
         from apps.queues.services import agent_released
 
-        agent_released(agent=interaction.assigned_agent)
+        # After a conversation the agent had (not one abandoned while ringing), the queue's
+        # wrap-up time for after-call work.
+        wrap_up = interaction.queue.wrap_up_seconds if interaction.queue_id else 0
+        agent_released(agent=interaction.assigned_agent, wrap_up_seconds=wrap_up)
     return interaction
 
 

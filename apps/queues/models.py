@@ -275,6 +275,8 @@ class Presence(TenantModel):
     idle_since = models.DateTimeField(default=timezone.now)
     # Round robin: when the agent last received an offer.
     last_offer_at = models.DateTimeField(null=True, blank=True)
+    # Wrap-up after an interaction: back to Available by itself at this time.
+    wrap_up_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["organization", "status"])]

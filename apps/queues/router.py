@@ -2,7 +2,8 @@
 
 ``manage.py router`` runs ``Router.run``. Each round it
 
-1. times out the offers past their deadline (RONA), at most every ``expire_every`` seconds;
+1. times out the offers past their deadline (RONA) and ends the wrap-ups whose time is over,
+   at most every ``expire_every`` seconds;
 2. reads the head of each line (queue and channel) of the queues in scope (see below):
    ``per_line`` interactions each, one query; a line blocked on voice never hides the chats
    behind it;
@@ -198,11 +199,12 @@ class Router:
         now = timezone.now()
         clock = time.monotonic()
         if clock - self._expired_at >= self.expire_every:
-            from apps.queues.services import offers_expire_due
+            from apps.queues.services import offers_expire_due, presences_end_wrap_up
 
             self._expired_at = clock
             stats.expired = offers_expire_due(now=now)
-            if stats.expired:  # their interactions are back in line: look everywhere
+            if presences_end_wrap_up(now=now) or stats.expired:
+                # Agents back from wrap-up, interactions back in line: look everywhere.
                 self._queues = None
         config = self.config(now)
         scope, refresh = self._scope(config, clock)

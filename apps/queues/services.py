@@ -503,7 +503,8 @@ def presence_set(*, agent, status: str, reason: ReasonCode | None = None, actor=
     presence.status = status
     presence.reason = reason
     presence.since = now
-    fields = ["status", "reason", "since"]
+    presence.wrap_up_until = None
+    fields = ["status", "reason", "since", "wrap_up_until"]
     if status == PresenceStatus.AVAILABLE and previous != PresenceStatus.AVAILABLE:
         presence.idle_since = now
         fields.append("idle_since")
@@ -534,10 +535,53 @@ def presence_set(*, agent, status: str, reason: ReasonCode | None = None, actor=
     return presence
 
 
-def agent_released(*, agent) -> None:
-    """An interaction of the agent ended: they are idle from now and may take more work."""
-    Presence.objects.filter(agent=agent).update(idle_since=timezone.now())
+def agent_released(*, agent, wrap_up_seconds: int = 0) -> None:
+    """An interaction of the agent ended: they are idle from now and may take more work,
+    after ``wrap_up_seconds`` of wrap-up (the queue's after-call work time) when given."""
+    now = timezone.now()
+    Presence.objects.filter(agent=agent).update(idle_since=now)
+    # Wrap-up holds new work back only when nothing else is in their hands (a chat agent
+    # finishing one of three conversations goes on with the others).
+    if (
+        wrap_up_seconds > 0
+        and not Interaction.objects.filter(assigned_agent=agent, state__in=BUSY_STATES).exists()
+        and presence_wrap_up(agent=agent, until=now + timedelta(seconds=wrap_up_seconds))
+    ):
+        return
     _route_agent_now(agent)
+
+
+@transaction.atomic
+def presence_wrap_up(*, agent, until) -> bool:
+    """An available agent goes to wrap-up until ``until`` (no offers meanwhile); False when
+    they were not available (away, on a break: their status stays)."""
+    presence = Presence.objects.select_for_update().filter(agent=agent).first()
+    if presence is None or presence.status != PresenceStatus.AVAILABLE:
+        return False
+    presence_set(agent=agent, status=PresenceStatus.WRAP_UP)
+    Presence.objects.filter(pk=presence.pk).update(wrap_up_until=until)
+    return True
+
+
+def presences_end_wrap_up(*, now=None) -> int:
+    """Agents whose wrap-up time is over are available again (and get what waits)."""
+    now = now or timezone.now()
+    due = Presence.objects.filter(
+        status=PresenceStatus.WRAP_UP, wrap_up_until__lte=now
+    ).select_related("agent")
+    ended = 0
+    for presence in list(due[:500]):
+        with transaction.atomic():
+            fresh = (
+                Presence.objects.select_for_update(**engine.skip_locked())
+                .filter(pk=presence.pk, status=PresenceStatus.WRAP_UP, wrap_up_until__lte=now)
+                .first()
+            )
+            if fresh is None:
+                continue
+            presence_set(agent=presence.agent, status=PresenceStatus.AVAILABLE)
+            ended += 1
+    return ended
 
 
 def _route_agent_now(agent) -> None:
@@ -901,6 +945,7 @@ def queues_maintain(*, now=None) -> dict[str, int]:
     now = now or timezone.now()
     done = {
         "expired": offers_expire_due(now=now),
+        "wrapped_up": presences_end_wrap_up(now=now),
         "overflowed": queues_overflow(now=now),
         "rule_targets": rules_advance_targets(now=now),
         "requeued": interactions_requeue_unanswered(now=now),
