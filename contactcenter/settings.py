@@ -179,6 +179,11 @@ else:
 ROUTING_INLINE = env.bool("ROUTING_INLINE", default=True)
 # The router looks for work at least this often even without a wake-up (SQLite has no NOTIFY).
 ROUTER_IDLE_SECONDS = env.float("ROUTER_IDLE_SECONDS", default=1.0)
+# Under steady traffic: a round over every queue and agent at least this often (time-based
+# rules: relaxed skills, preferred-agent waits, opening hours), and queue settings, members
+# and skills read again this often.
+ROUTER_FULL_SECONDS = env.float("ROUTER_FULL_SECONDS", default=5.0)
+ROUTER_CONFIG_SECONDS = env.float("ROUTER_CONFIG_SECONDS", default=5.0)
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)

@@ -18,10 +18,11 @@
 It then waits for a wake-up: a PostgreSQL ``NOTIFY`` sent at the commit of every enqueue, re-queue
 (naming the queue) and agent release (naming the agent), ``services.routing_wake``. The next
 round reads only the lines of the queues named, and of the queues of the agents named: a
-backlog elsewhere costs it nothing. At least every ``ROUTER_IDLE_SECONDS`` a round looks at
-every queue (SQLite, which has no NOTIFY, and what time alone changes: relaxed skills,
-preferred-agent waits, business hours). A round that left work behind (a chunk dropped under
-contention, a line longer than it read) is followed at once by a round over every queue.
+backlog elsewhere costs it nothing. A round looks at every queue after ``ROUTER_IDLE_SECONDS``
+without any wake-up (SQLite has no NOTIFY), and at least every ``ROUTER_FULL_SECONDS`` under
+steady traffic (what time alone changes: relaxed skills, preferred-agent waits, business
+hours). A round that left work behind (a chunk dropped under contention, a line longer than it
+read) is followed at once by a round over every queue.
 
 A crash mid-round loses nothing: an uncommitted plan leaves every interaction queued.
 """
@@ -62,7 +63,8 @@ class Router:
         *,
         per_line: int = 200,
         chunk: int = 250,
-        config_seconds: float = 1.0,
+        config_seconds: float | None = None,
+        full_every: float | None = None,
         expire_every: float = 0.5,
         summary_every: float = 1.0,
         idle_seconds: float | None = None,
@@ -70,7 +72,12 @@ class Router:
     ) -> None:
         self.per_line = per_line
         self.chunk = chunk
-        self.config_seconds = config_seconds
+        self.config_seconds = (
+            config_seconds if config_seconds is not None else settings.ROUTER_CONFIG_SECONDS
+        )
+        # Under steady traffic every round is woken by NOTIFY and scoped; a full round (every
+        # queue, every agent re-read) still comes at least this often.
+        self.full_every = full_every if full_every is not None else settings.ROUTER_FULL_SECONDS
         self.expire_every = expire_every
         self.summary_every = summary_every
         self.idle_seconds = (
@@ -166,7 +173,7 @@ class Router:
         Resets what the wake-ups named."""
         named, agents = self._queues, self._agents
         self._queues, self._agents = set(), set()
-        if named is None or clock - self._full_at >= self.idle_seconds:
+        if named is None or clock - self._full_at >= self.full_every:
             self._full_at = clock
             return list(config), None
         for queue_id, queue in config.items():

@@ -142,7 +142,7 @@ def test_a_woken_round_reads_only_the_queues_named_then_a_full_round_catches_up(
     sales, support = QueueFactory(), QueueFactory()
     seller = agent_in_queue(sales)
     agent_in_queue(support)
-    router = Router(idle_seconds=3600)
+    router = Router(idle_seconds=3600, full_every=3600)
     router.round()  # the first round looks everywhere
     for_sales, for_support = enqueue(sales), enqueue(support)
     router._note(f"q{sales.pk}")  # what NOTIFY carried: only sales changed
@@ -166,7 +166,7 @@ def test_agents_named_by_a_wake_up_are_read_again_between_full_rounds(router_onl
     queue = QueueFactory()
     leaving = agent_in_queue(queue, idle_minutes=30)  # longest idle: would be chosen first
     staying = agent_in_queue(queue, idle_minutes=1)
-    router = Router(idle_seconds=3600)
+    router = Router(idle_seconds=3600, full_every=3600)
     router.round()  # full: both agents cached as available
     services.presence_set(agent=leaving, status=PresenceStatus.AWAY)
     interaction = enqueue(queue)
