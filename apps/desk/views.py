@@ -35,6 +35,41 @@ def _error_text(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
+def _picked(queryset, raw):
+    """The row of ``queryset`` a form field names by id, or None (missing, not a number, or
+    not in the queryset: someone else's)."""
+    raw = str(raw or "")
+    return queryset.filter(pk=int(raw)).first() if raw.isdigit() else None
+
+
+def _go(request, target: str):
+    """Send the browser to ``target``: htmx follows ``HX-Redirect``, a plain form a 302."""
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+def _local_datetime(raw: str):
+    """A ``datetime-local`` field read in the user's time zone (None when not a date)."""
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    try:
+        return timezone.make_aware(datetime.fromisoformat(raw), timezone.get_current_timezone())
+    except ValueError:
+        return None
+
+
+def _colleague(user, raw):
+    from django.contrib.auth import get_user_model
+
+    people = get_user_model().objects.filter(organization_id=user.organization_id, is_active=True)
+    return _picked(people, raw)
+
+
 def desk_context(agent) -> dict:
     return {
         "work": selectors.desk_work(agent=agent),
@@ -59,12 +94,10 @@ def desk_view(request):
 def desk_presence_view(request):
     agent = _agent(request)
     status = request.POST.get("status", "")
-    reason = None
-    reason_id = request.POST.get("reason") or ""
-    if reason_id.isdigit():
-        reason = ReasonCode.objects.filter(
-            organization_id=agent.organization_id, pk=int(reason_id), is_active=True
-        ).first()
+    reason = _picked(
+        ReasonCode.objects.filter(organization_id=agent.organization_id, is_active=True),
+        request.POST.get("reason"),
+    )
     error = ""
     try:
         presence_set(agent=agent, status=status, reason=reason, actor=agent)
@@ -91,12 +124,7 @@ def desk_offer_accept_view(request, pk: int):
             return render(request, "desk/_panels.html", context, status=409)
         messages.error(request, _error_text(exc))
         return redirect("desk")
-    target = reverse("desk-interaction", kwargs={"pk": offer.interaction_id})
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = target
-        return response
-    return redirect(target)
+    return _go(request, reverse("desk-interaction", kwargs={"pk": offer.interaction_id}))
 
 
 @login_required
@@ -217,11 +245,7 @@ def _reply_on_other_channel(request, interaction, via: str, body: str):
     from apps.interactions.services import interaction_switch_channel
 
     identity_id, _sep, channel = via.partition(":")
-    identity = (
-        Identity.objects.filter(contact_id=interaction.contact_id, pk=int(identity_id)).first()
-        if identity_id.isdigit()
-        else None
-    )
+    identity = _picked(Identity.objects.filter(contact_id=interaction.contact_id), identity_id)
     error = ""
     if identity is None:
         error = _("Choose where to send it.")
@@ -244,12 +268,7 @@ def _reply_on_other_channel(request, interaction, via: str, body: str):
         }
         template = "desk/_conversation.html" if request.htmx else "desk/interaction.html"
         return render(request, template, context, status=400)
-    target = reverse("desk-interaction", kwargs={"pk": switched.pk})
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = target
-        return response
-    return redirect(target)
+    return _go(request, reverse("desk-interaction", kwargs={"pk": switched.pk}))
 
 
 @login_required
@@ -257,12 +276,10 @@ def _reply_on_other_channel(request, interaction, via: str, body: str):
 def desk_close_view(request, pk: int):
     agent = _agent(request)
     interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
-    disposition = None
-    disposition_id = request.POST.get("disposition") or ""
-    if disposition_id.isdigit():
-        disposition = Disposition.objects.filter(
-            organization_id=agent.organization_id, pk=int(disposition_id), is_active=True
-        ).first()
+    disposition = _picked(
+        Disposition.objects.filter(organization_id=agent.organization_id, is_active=True),
+        request.POST.get("disposition"),
+    )
     error = ""
     if disposition is None:
         error = _("Choose how it ended.")
@@ -282,33 +299,22 @@ def desk_close_view(request, pk: int):
             return render(request, "desk/_conversation.html", context, status=400)
         return render(request, "desk/interaction.html", context, status=400)
     messages.success(request, _("Closed."))
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = reverse("desk")
-        return response
-    return redirect("desk")
+    return _go(request, reverse("desk"))
 
 
 @login_required
 @require_POST
 def desk_transfer_view(request, pk: int):
     """Blind transfer to a colleague (``to=agent:<id>``) or a queue (``to=queue:<id>``)."""
-    from django.contrib.auth import get_user_model
-
     agent = _agent(request)
     interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
     kind, _sep, number = request.POST.get("to", "").partition(":")
-    target_agent = target_queue = None
-    if kind == "agent" and number.isdigit():
-        target_agent = (
-            get_user_model()
-            .objects.filter(organization_id=agent.organization_id, pk=int(number), is_active=True)
-            .first()
-        )
-    elif kind == "queue" and number.isdigit():
-        target_queue = Queue.objects.filter(
-            organization_id=agent.organization_id, pk=int(number), is_active=True
-        ).first()
+    target_agent = _colleague(agent, number) if kind == "agent" else None
+    target_queue = (
+        _picked(Queue.objects.filter(organization_id=agent.organization_id, is_active=True), number)
+        if kind == "queue"
+        else None
+    )
     error = ""
     if target_agent is None and target_queue is None:
         error = _("Choose a colleague or a queue.")
@@ -328,11 +334,7 @@ def desk_transfer_view(request, pk: int):
         template = "desk/_conversation.html" if request.htmx else "desk/interaction.html"
         return render(request, template, context, status=400)
     messages.success(request, _("Transferred."))
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = reverse("desk")
-        return response
-    return redirect("desk")
+    return _go(request, reverse("desk"))
 
 
 # --- Supervisor view: agents and queues, live ---------------------------------------------------
@@ -359,6 +361,15 @@ def supervisor_context(organization) -> dict:
     }
 
 
+def _supervisor_response(request, user, error: str = ""):
+    context = {**supervisor_context(user.organization), "supervisor_error": error}
+    if request.htmx:
+        return render(request, "desk/_supervisor.html", context, status=400 if error else 200)
+    if error:
+        messages.error(request, error)
+    return redirect("desk-supervisor")
+
+
 @login_required
 def supervisor_view(request):
     user = _supervisor(request)
@@ -383,32 +394,18 @@ def supervisor_presence_view(request, pk: int):
         presence_set(agent=agent, status=request.POST.get("status", ""), actor=user)
     except ValidationError as exc:
         error = _error_text(exc)
-    context = {**supervisor_context(user.organization), "supervisor_error": error}
-    if request.htmx:
-        return render(request, "desk/_supervisor.html", context, status=400 if error else 200)
-    if error:
-        messages.error(request, error)
-    return redirect("desk-supervisor")
+    return _supervisor_response(request, user, error)
 
 
 @login_required
 @require_POST
 def supervisor_assign_view(request, pk: int):
     """A supervisor offers a waiting interaction to a chosen agent."""
-    from django.contrib.auth import get_user_model
-
     from apps.queues.services import interaction_force_assign
 
     user = _supervisor(request)
     interaction = selectors.desk_interaction_get(user=user, interaction_id=pk)
-    agent_id = request.POST.get("agent") or ""
-    agent = (
-        get_user_model()
-        .objects.filter(organization_id=user.organization_id, pk=int(agent_id), is_active=True)
-        .first()
-        if agent_id.isdigit()
-        else None
-    )
+    agent = _colleague(user, request.POST.get("agent"))
     error = ""
     if agent is None:
         error = _("Choose an agent.")
@@ -417,12 +414,7 @@ def supervisor_assign_view(request, pk: int):
             interaction_force_assign(interaction=interaction, agent=agent, actor=user)
         except ValidationError as exc:
             error = _error_text(exc)
-    context = {**supervisor_context(user.organization), "supervisor_error": error}
-    if request.htmx:
-        return render(request, "desk/_supervisor.html", context, status=400 if error else 200)
-    if error:
-        messages.error(request, error)
-    return redirect("desk-supervisor")
+    return _supervisor_response(request, user, error)
 
 
 # --- Conversation actions: hold/resume, callback, tags -----------------------------------------
@@ -466,8 +458,6 @@ def desk_hold_view(request, pk: int):
 @require_POST
 def desk_callback_view(request, pk: int):
     """Schedule a call back to the customer, at a time in the agent's time zone."""
-    from datetime import datetime
-
     from django.utils import timezone
 
     from apps.queues.services import callback_schedule
@@ -475,18 +465,13 @@ def desk_callback_view(request, pk: int):
     _agent(request)
     interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
     error = ""
-    raw = request.POST.get("at", "")
-    try:
-        naive = datetime.fromisoformat(raw)
-    except ValueError:
-        naive = None
+    at = _local_datetime(request.POST.get("at", ""))
     queue = interaction.queue
-    if naive is None:
+    if at is None:
         error = _("Give a date and time.")
     elif queue is None:
         error = _("This conversation has no queue to call back from.")
     else:
-        at = timezone.make_aware(naive, timezone.get_current_timezone())
         if at <= timezone.now():
             error = _("Choose a time in the future.")
         else:
@@ -527,13 +512,9 @@ def desk_canned_view(request, pk: int):
 
     agent = _agent(request)
     interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
-    response_id = request.GET.get("response") or ""
-    canned = (
-        CannedResponse.objects.filter(
-            organization_id=agent.organization_id, pk=int(response_id), is_active=True
-        ).first()
-        if response_id.isdigit()
-        else None
+    canned = _picked(
+        CannedResponse.objects.filter(organization_id=agent.organization_id, is_active=True),
+        request.GET.get("response"),
     )
     body = canned_render(body=canned.body, interaction=interaction, agent=agent) if canned else ""
     return render(request, "desk/_composer_body.html", {"body": body})
@@ -593,11 +574,8 @@ def desk_block_view(request, pk: int):
 
     _agent(request)
     interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
-    identity_id = request.POST.get("identity") or ""
-    identity = (
-        Identity.objects.filter(contact_id=interaction.contact_id, pk=int(identity_id)).first()
-        if identity_id.isdigit()
-        else None
+    identity = _picked(
+        Identity.objects.filter(contact_id=interaction.contact_id), request.POST.get("identity")
     )
     if identity is None:
         return _conversation_response(
@@ -614,30 +592,13 @@ def desk_block_view(request, pk: int):
 @require_POST
 def desk_follow_up_create_view(request, pk: int):
     """A follow-up for this conversation's customer, due at a time in the agent's zone."""
-    from datetime import datetime
-
-    from django.contrib.auth import get_user_model
-    from django.utils import timezone
-
     from apps.desk.services import follow_up_create
 
     agent = _agent(request)
     interaction = selectors.desk_interaction_get(user=agent, interaction_id=pk)
-    assignee_id = request.POST.get("assignee") or str(agent.pk)
-    assignee = (
-        get_user_model()
-        .objects.filter(organization_id=agent.organization_id, pk=int(assignee_id))
-        .first()
-        if assignee_id.isdigit()
-        else None
-    )
-    error = ""
-    try:
-        due = timezone.make_aware(
-            datetime.fromisoformat(request.POST.get("due", "")), timezone.get_current_timezone()
-        )
-    except ValueError:
-        error = _("Give a date and time.")
+    assignee = _colleague(agent, request.POST.get("assignee") or agent.pk)
+    due = _local_datetime(request.POST.get("due", ""))
+    error = "" if due is not None else _("Give a date and time.")
     if not error and assignee is None:
         error = _("Choose who does it.")
     if not error:
