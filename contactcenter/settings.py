@@ -120,6 +120,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "apps.core.context_processors.organization",
                 "apps.notifications.context_processors.unread",
+                "apps.desk.context_processors.unread_chat",
             ],
         },
     },

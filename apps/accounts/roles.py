@@ -65,6 +65,9 @@ _CENTER_READ = [
     "queues.view_holiday",
     "flows.view_flow",
     "campaigns.view_campaign",
+    "desk.view_followup",
+    "desk.view_chatroom",
+    "desk.view_chatmessage",
 ]
 # Supervisors configure the center and clean the CRM up.
 _CENTER_CONFIG = [
@@ -125,6 +128,9 @@ _CENTER_CONFIG = [
     "flows.change_flow",
     "campaigns.add_campaign",
     "campaigns.change_campaign",
+    "desk.change_followup",
+    "desk.delete_followup",
+    "desk.delete_chatmessage",
 ]
 _PEOPLE_READ = ["accounts.view_user", "accounts.view_agentprofile", "accounts.view_subscription"]
 _PEOPLE_WRITE = [

@@ -52,7 +52,12 @@ class AuthenticatedConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def send_fragment(self, template_name: str, context: dict[str, Any]) -> None:
-        """Render a template partial (with ``hx-swap-oob``) in the user's language and send it."""
-        with translation.override(self.language):
-            html = render_to_string(template_name, context)
-        await self.send(text_data=html)
+        """Render a template partial (with ``hx-swap-oob``) in the user's language and send it.
+        Rendering runs in a worker thread: a template may follow a relation the view did not
+        load, and the ORM refuses to query from the event loop."""
+
+        def render() -> str:
+            with translation.override(self.language):
+                return render_to_string(template_name, context)
+
+        await self.send(text_data=await database_sync_to_async(render)())

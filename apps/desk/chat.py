@@ -7,9 +7,8 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from apps.desk import services
+from apps.desk import selectors, services
 from apps.desk.models import ChatMessage, ChatRoom
-from apps.desk.selectors import desk_colleagues
 from apps.desk.views import _agent, _error_text
 
 THREAD_LENGTH = 100
@@ -50,11 +49,20 @@ def room_title(room: ChatRoom, user) -> str:
     return ", ".join(p.get_full_name() or p.username for p in others)
 
 
+def rooms_listing(user) -> tuple[list, int]:
+    """The user's rooms as (room, title, unread), and the unread total."""
+    unread = selectors.chat_unread(user=user)
+    rooms = [(r, room_title(r, user), unread.get(r.pk, 0)) for r in _rooms(user)]
+    return rooms, sum(unread.values())
+
+
 def chat_context(user, room: ChatRoom | None = None, **extra) -> dict:
-    rooms = _rooms(user)
+    if room is not None:
+        services.chat_mark_read(room=room, user=user)
+    rooms, _total = rooms_listing(user)
     context = {
-        "rooms": [(r, room_title(r, user)) for r in rooms],
-        "colleagues": desk_colleagues(user=user),
+        "rooms": rooms,
+        "colleagues": selectors.desk_colleagues(user=user),
         "room": room,
         **extra,
     }

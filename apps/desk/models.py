@@ -60,6 +60,20 @@ class ChatMessage(TenantModel):
         return self.body[:50] or self.filename
 
 
+class ChatRead(TenantModel):
+    """Up to when a person has read a room: what came after is unread for them."""
+
+    room = models.ForeignKey(ChatRoom, on_delete=models.CASCADE, related_name="reads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    read_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["room", "user"], name="chatread_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} read {self.room} at {self.read_at:%Y-%m-%d %H:%M}"
+
+
 class FollowUp(TenantModel):
     """Something to do later for a customer ("send the contract", "call back after the
     repair"), given to an agent with a due time."""

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from apps.interactions.models import Interaction, State
+from apps.interactions.models import Interaction, Participant, State
 from apps.queues.models import Offer, Presence, ReasonCode
 
 IN_HAND = (State.OFFERED, State.ACTIVE, State.ON_HOLD, State.WRAP_UP)
@@ -18,11 +18,14 @@ class DeskWork:
     interactions: list[Interaction]
     now: object = field(default_factory=timezone.now)
     follow_ups: list = field(default_factory=list)
+    invitations: list[Participant] = field(default_factory=list)  # colleagues asking for help
+    participations: list[Participant] = field(default_factory=list)  # joined: consult, conference
 
 
 def desk_work(*, agent) -> DeskWork:
-    """The agent's ringing offers (oldest first), the interactions they hold and their open
-    follow-ups (3 queries)."""
+    """The agent's ringing offers (oldest first), the interactions they hold, the colleagues'
+    invitations to consult and the conversations they joined, and their open follow-ups
+    (4 queries)."""
     now = timezone.now()
     offers = list(
         Offer.objects.filter(
@@ -52,7 +55,21 @@ def desk_work(*, agent) -> DeskWork:
         .select_related("contact")
         .order_by("due_at", "id")[:20]
     )
-    return DeskWork(offers=offers, interactions=interactions, now=now, follow_ups=follow_ups)
+    participants = list(
+        Participant.objects.filter(
+            organization_id=agent.organization_id, agent=agent, status__in=Participant.ACTIVE
+        )
+        .select_related("interaction__contact", "invited_by")
+        .order_by("invited_at", "id")
+    )
+    return DeskWork(
+        offers=offers,
+        interactions=interactions,
+        now=now,
+        follow_ups=follow_ups,
+        invitations=[p for p in participants if p.status == Participant.Status.INVITED],
+        participations=[p for p in participants if p.status == Participant.Status.JOINED],
+    )
 
 
 def desk_presence(*, agent) -> Presence:
@@ -79,9 +96,29 @@ def desk_offer_get(*, agent, offer_id: int) -> Offer:
     return offer
 
 
-def desk_interaction_get(*, user, interaction_id: int) -> Interaction:
+def desk_leads(*, user, interaction: Interaction) -> bool:
+    """Whether the user acts on the interaction as its agent: theirs, or a supervisor."""
+    return interaction.assigned_agent_id == user.pk or user.has_perm(
+        "interactions.supervise_interaction"
+    )
+
+
+def desk_participation(*, user, interaction: Interaction) -> Participant | None:
+    """The user's place in a colleague's conversation (joined: consult or conference)."""
+    return (
+        Participant.objects.filter(
+            interaction=interaction, agent=user, status=Participant.Status.JOINED
+        )
+        .select_related("invited_by")
+        .first()
+    )
+
+
+def desk_interaction_get(*, user, interaction_id: int, joined: bool = False) -> Interaction:
     """An interaction the user may work on: theirs, or any of the organization's for a
-    supervisor. Anything else is a 404 (its existence is not revealed)."""
+    supervisor; with ``joined``, also one they were brought into by its agent (to read it,
+    write notes and, in conference, reply). Anything else is a 404 (its existence is not
+    revealed)."""
     interaction = (
         Interaction.objects.filter(organization_id=user.organization_id, pk=interaction_id)
         .select_related("contact", "queue", "assigned_agent", "organization", "disposition")
@@ -89,11 +126,27 @@ def desk_interaction_get(*, user, interaction_id: int) -> Interaction:
     )
     if interaction is None:
         raise Http404
-    if interaction.assigned_agent_id != user.pk and not user.has_perm(
-        "interactions.supervise_interaction"
+    if desk_leads(user=user, interaction=interaction):
+        return interaction
+    if joined and desk_participation(user=user, interaction=interaction) is not None:
+        return interaction
+    raise Http404
+
+
+def desk_participant_get(*, user, participant_id: int) -> Participant:
+    """An invitation or participation the user is part of: theirs, or on an interaction
+    they lead (404 otherwise)."""
+    participant = (
+        Participant.objects.filter(organization_id=user.organization_id, pk=participant_id)
+        .select_related("interaction", "agent")
+        .first()
+    )
+    if participant is None or (
+        participant.agent_id != user.pk
+        and not desk_leads(user=user, interaction=participant.interaction)
     ):
         raise Http404
-    return interaction
+    return participant
 
 
 def desk_colleagues(*, user) -> list:
@@ -228,3 +281,32 @@ def supervisor_overview(*, organization, waiting_limit: int = 50) -> SupervisorO
         .order_by("routing_rank", "id")[:waiting_limit]
     )
     return SupervisorOverview(agents=agents, queues=rows, waiting=waiting)
+
+
+def chat_unread(*, user) -> dict[int, int]:
+    """Room id → messages from others the user has not read yet, over every room they may
+    read (one query; a room never opened counts what came since they joined)."""
+    from django.db.models import Count, DateTimeField, F, OuterRef, Q, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    from apps.desk.models import ChatMessage, ChatRead, ChatRoom
+
+    rooms = ChatRoom.objects.filter(
+        Q(team__members=user) | Q(team__supervisors=user) | Q(people=user),
+        organization_id=user.organization_id,
+    ).values("pk")
+    read_at = ChatRead.objects.filter(room=OuterRef("room_id"), user=user).values("read_at")[:1]
+    rows = (
+        ChatMessage.objects.filter(room_id__in=rooms)
+        .exclude(author_id=user.pk)
+        .annotate(
+            read_at=Coalesce(
+                Subquery(read_at), Value(user.date_joined, output_field=DateTimeField())
+            )
+        )
+        .filter(created_at__gt=F("read_at"))
+        .order_by()
+        .values_list("room_id")
+        .annotate(n=Count("id"))
+    )
+    return dict(rows)

@@ -4,8 +4,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from apps.core.realtime import publish
-from apps.desk.models import ChatMessage, ChatRoom
+from apps.core.realtime import publish, user_group
+from apps.desk.models import ChatMessage, ChatRead, ChatRoom
 
 
 def chat_group(room_id: int) -> str:
@@ -75,7 +75,33 @@ def chat_post(*, room: ChatRoom, author, body: str = "", upload=None) -> ChatMes
         event="chat.message",
         data={"room": room.pk, "message": message.pk},
     )
+    chat_mark_read(room=room, user=author, at=message.created_at)
+    for reader_id in chat_readers(room=room):  # their unread counts, on every page
+        if reader_id != author.pk:
+            publish(group=user_group(reader_id), event="chat.unread", data={"room": room.pk})
     return message
+
+
+def chat_readers(*, room: ChatRoom) -> set[int]:
+    """Who may read the room: a direct room's two people, a team's members and supervisors."""
+    if room.kind == ChatRoom.Kind.DIRECT:
+        return set(room.people.values_list("pk", flat=True))
+    team = room.team
+    return set(team.members.values_list("pk", flat=True)) | set(
+        team.supervisors.values_list("pk", flat=True)
+    )
+
+
+def chat_mark_read(*, room: ChatRoom, user, at=None) -> None:
+    """The user has seen the room up to ``at`` (now by default; a mark never goes back)."""
+    from django.utils import timezone
+
+    at = at or timezone.now()
+    mark, created = ChatRead.objects.get_or_create(
+        room=room, user=user, defaults={"organization_id": room.organization_id, "read_at": at}
+    )
+    if not created and mark.read_at < at:
+        ChatRead.objects.filter(pk=mark.pk, read_at__lt=at).update(read_at=at)
 
 
 @transaction.atomic

@@ -12,6 +12,12 @@ urlpatterns = [
     path("interactions/<int:pk>/reply/", views.desk_reply_view, name="desk-reply"),
     path("interactions/<int:pk>/close/", views.desk_close_view, name="desk-close"),
     path("interactions/<int:pk>/transfer/", views.desk_transfer_view, name="desk-transfer"),
+    path("interactions/<int:pk>/consult/", views.desk_consult_view, name="desk-consult"),
+    path(
+        "participants/<int:pk>/<slug:action>/",
+        views.desk_participant_view,
+        name="desk-participant",
+    ),
     path("interactions/<int:pk>/hold/", views.desk_hold_view, name="desk-hold"),
     path("interactions/<int:pk>/callback/", views.desk_callback_view, name="desk-callback"),
     path("interactions/<int:pk>/tags/", views.desk_tags_view, name="desk-tags"),

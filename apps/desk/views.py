@@ -22,7 +22,18 @@ from apps.interactions.services import (
     switch_targets,
 )
 from apps.queues.models import PresenceStatus, Queue, ReasonCode
-from apps.queues.services import interaction_transfer, offer_accept, offer_reject, presence_set
+from apps.queues.services import (
+    interaction_transfer,
+    offer_accept,
+    offer_reject,
+    participant_answer,
+    participant_conference,
+    participant_end,
+    participant_invite,
+    participant_invite_from_queue,
+    participant_take_over,
+    presence_set,
+)
 
 
 def _agent(request):
@@ -163,12 +174,20 @@ def conversation_panels() -> list[tuple[str, str]]:
     ]
 
 
-def _conversation_context(request, interaction) -> dict:
+def conversation_live_context(user, interaction) -> dict:
+    """What changes on an open conversation while it is on screen: its state, the thread,
+    the internal notes and the colleagues in it (the live socket sends these again)."""
+    from apps.interactions.models import Participant
+
     return {
-        "panels": conversation_panels(),
-        "pinned": list(request.user.desk_pinned or []),
         "interaction": interaction,
-        "pop": screen_pop(interaction=interaction),
+        "leads": selectors.desk_leads(user=user, interaction=interaction),
+        "participation": selectors.desk_participation(user=user, interaction=interaction),
+        "participants": list(
+            interaction.participants.filter(status__in=Participant.ACTIVE).select_related(
+                "agent", "invited_by"
+            )
+        ),
         "messages_": list(
             Message.objects.filter(interaction=interaction)
             .select_related("author")
@@ -176,6 +195,23 @@ def _conversation_context(request, interaction) -> dict:
             .order_by("created_at", "id")
         ),
         "notes": list(interaction.notes.select_related("author")),
+        "colleagues": selectors.desk_colleagues(user=user),
+        "pinned": list(user.desk_pinned or []),
+    }
+
+
+def _conversation_context(request, interaction) -> dict:
+    return conversation_context(request.user, interaction)
+
+
+def conversation_context(user, interaction) -> dict:
+    """Everything the conversation page shows (the live socket re-renders it whole when the
+    user's part in it changes: a colleague who took it over gets the agent's tools)."""
+    return {
+        **conversation_live_context(user, interaction),
+        "user": user,
+        "panels": conversation_panels(),
+        "pop": screen_pop(interaction=interaction),
         "tags": ", ".join(t.name for t in interaction.tags.all()),
         "switch_targets": switch_targets(interaction=interaction),
         "channel_labels": Channel.choices,
@@ -186,7 +222,6 @@ def _conversation_context(request, interaction) -> dict:
             )
         ),
         "phones": [i.value for i in pop_phones(interaction)],
-        "colleagues": selectors.desk_colleagues(user=request.user),
         "queues": list(
             Queue.objects.filter(
                 organization_id=interaction.organization_id, is_active=True
@@ -197,14 +232,14 @@ def _conversation_context(request, interaction) -> dict:
                 organization_id=interaction.organization_id, is_active=True
             ).order_by("name")
         ),
-        **desk_context(request.user),
+        **desk_context(user),
     }
 
 
 @login_required
 def desk_interaction_view(request, pk: int):
     _agent(request)
-    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
+    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk, joined=True)
     return render(request, "desk/interaction.html", _conversation_context(request, interaction))
 
 
@@ -212,14 +247,20 @@ def desk_interaction_view(request, pk: int):
 @require_POST
 def desk_reply_view(request, pk: int):
     _agent(request)
-    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
+    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk, joined=True)
     error = ""
     body = request.POST.get("body", "")
     files = request.FILES.getlist("files")
     via = request.POST.get("via", "")
-    if via:
+    leads = selectors.desk_leads(user=request.user, interaction=interaction)
+    if via and leads:
         return _reply_on_other_channel(request, interaction, via, body)
-    if not interaction.is_open:
+    participation = (
+        None if leads else selectors.desk_participation(user=request.user, interaction=interaction)
+    )
+    if participation is not None and participation.mode != participation.Mode.CONFERENCE:
+        error = _("In a consult you talk with your colleague: use the internal notes.")
+    elif not interaction.is_open:
         error = _("This conversation is closed.")
     elif not body.strip() and not files:
         error = _("Write a message or attach a file.")
@@ -315,26 +356,107 @@ def desk_transfer_view(request, pk: int):
         if kind == "queue"
         else None
     )
+    warm = bool(request.POST.get("warm"))
+    note = request.POST.get("note", "")
     error = ""
     if target_agent is None and target_queue is None:
         error = _("Choose a colleague or a queue.")
     else:
         try:
-            interaction_transfer(
+            if warm and target_queue is not None:
+                participant_invite_from_queue(
+                    interaction=interaction, actor=request.user, queue=target_queue, note=note
+                )
+            elif warm:
+                participant_invite(
+                    interaction=interaction,
+                    actor=request.user,
+                    agent=target_agent,
+                    note=note,
+                    for_transfer=True,
+                )
+            else:
+                interaction_transfer(
+                    interaction=interaction,
+                    actor=request.user,
+                    agent=target_agent,
+                    queue=target_queue,
+                    note=note,
+                )
+        except ValidationError as exc:
+            error = _error_text(exc)
+    if error or warm:  # a warm transfer: the agent stays with the customer meanwhile
+        return _conversation_response(request, interaction, error_key="transfer_error", error=error)
+    messages.success(request, _("Transferred."))
+    return _go(request, reverse("desk"))
+
+
+@login_required
+@require_POST
+def desk_consult_view(request, pk: int):
+    """Bring a colleague in: to consult (``mode=consult``) or in conference."""
+    agent = _agent(request)
+    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
+    colleague = _colleague(agent, request.POST.get("agent"))
+    error = ""
+    if colleague is None:
+        error = _("Choose a colleague.")
+    else:
+        try:
+            participant_invite(
                 interaction=interaction,
                 actor=request.user,
-                agent=target_agent,
-                queue=target_queue,
+                agent=colleague,
+                mode=request.POST.get("mode") or "consult",
                 note=request.POST.get("note", ""),
             )
         except ValidationError as exc:
             error = _error_text(exc)
-    if error:
-        context = {**_conversation_context(request, interaction), "transfer_error": error}
-        template = "desk/_conversation.html" if request.htmx else "desk/interaction.html"
-        return render(request, template, context, status=400)
-    messages.success(request, _("Transferred."))
-    return _go(request, reverse("desk"))
+    return _conversation_response(request, interaction, error_key="consult_error", error=error)
+
+
+@login_required
+@require_POST
+def desk_participant_view(request, pk: int, action: str):
+    """Answer an invitation (accept, decline), leave, or, as the interaction's agent, bring
+    the colleague into the conversation (conference), hand it over (take-over) or end it."""
+    agent = _agent(request)
+    participant = selectors.desk_participant_get(user=agent, participant_id=pk)
+    interaction = participant.interaction
+    try:
+        if action in ("accept", "decline"):
+            participant_answer(participant=participant, agent=agent, accept=action == "accept")
+        elif action == "conference":
+            participant_conference(participant=participant, actor=agent)
+        elif action == "take-over":
+            participant_take_over(participant=participant, actor=agent)
+        elif action == "end":
+            participant_end(participant=participant, actor=agent)
+        else:
+            raise Http404
+    except ValidationError as exc:
+        if not selectors.desk_leads(user=agent, interaction=interaction):  # the colleague
+            if request.htmx:
+                return render(
+                    request,
+                    "desk/_panels.html",
+                    {**desk_context(agent), "work_error": _error_text(exc)},
+                    status=400,
+                )
+            messages.error(request, _error_text(exc))
+            return redirect("desk")
+        return _conversation_response(
+            request, interaction, error_key="consult_error", error=_error_text(exc)
+        )
+    if action == "accept":
+        return _go(request, reverse("desk-interaction", kwargs={"pk": interaction.pk}))
+    interaction.refresh_from_db()
+    if not selectors.desk_leads(user=agent, interaction=interaction):
+        # Declined, left, or handed over: back to their own work.
+        if action == "take-over":
+            messages.success(request, _("Transferred."))
+        return _go(request, reverse("desk"))
+    return _conversation_response(request, interaction)
 
 
 # --- Supervisor view: agents and queues, live ---------------------------------------------------
@@ -511,7 +633,7 @@ def desk_canned_view(request, pk: int):
     from apps.interactions.selectors import canned_render
 
     agent = _agent(request)
-    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
+    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk, joined=True)
     canned = _picked(
         CannedResponse.objects.filter(organization_id=agent.organization_id, is_active=True),
         request.GET.get("response"),
@@ -536,7 +658,7 @@ def desk_attachment_view(request, pk: int):
     if attachment is None:
         raise Http404
     selectors.desk_interaction_get(
-        user=request.user, interaction_id=attachment.message.interaction_id
+        user=request.user, interaction_id=attachment.message.interaction_id, joined=True
     )
     return FileResponse(
         attachment.file.open("rb"),
@@ -642,7 +764,7 @@ def desk_note_view(request, pk: int):
     from apps.interactions.services import interaction_note_add
 
     _agent(request)
-    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
+    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk, joined=True)
     error = ""
     try:
         interaction_note_add(

@@ -8,6 +8,7 @@ from apps.interactions.models import (
     Interaction,
     InteractionNote,
     Message,
+    Participant,
 )
 from apps.queues.models import Offer
 
@@ -52,6 +53,15 @@ class OfferInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class ParticipantInline(ReadOnlyInline):
+    """Colleagues consulted or in conference, and warm transfers."""
+
+    model = Participant
+    fk_name = "interaction"
+    fields = ["invited_at", "agent", "invited_by", "mode", "for_transfer", "status", "ended_at"]
+    readonly_fields = fields
+
+
 @admin.register(Interaction)
 class InteractionAdmin(TenantAdmin):
     """Interactions are changed through the desk and the API (services keep the log right);
@@ -85,7 +95,7 @@ class InteractionAdmin(TenantAdmin):
         if f.name not in ("id", "organization", "updated_at")
     ]
     exclude = ["tags"]
-    inlines = [MessageInline, NoteInline, OfferInline, EventInline]
+    inlines = [MessageInline, NoteInline, OfferInline, ParticipantInline, EventInline]
 
     def has_add_permission(self, request):
         return False

@@ -281,6 +281,67 @@ class InteractionNote(TenantModel):
         return self.body[:50]
 
 
+class Participant(TenantModel):
+    """A colleague its agent brings into a live interaction.
+
+    Consulted, they read the conversation and talk with the agent in its internal notes; in
+    conference they also write to the customer. A warm transfer is a consult that ends with
+    them taking the interaction over. (Voice legs of the same consult or conference join here.)
+    """
+
+    class Mode(models.TextChoices):
+        CONSULT = "consult", _("Consult")
+        CONFERENCE = "conference", _("Conference")
+
+    class Status(models.TextChoices):
+        INVITED = "invited", _("Invited")
+        JOINED = "joined", _("Joined")
+        DECLINED = "declined", _("Declined")
+        CANCELLED = "cancelled", _("Cancelled")
+        LEFT = "left", _("Left")
+        TOOK_OVER = "took_over", _("Took over")
+
+    ACTIVE = (Status.INVITED, Status.JOINED)
+
+    interaction = models.ForeignKey(
+        Interaction, on_delete=models.CASCADE, related_name="participants"
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations"
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.CONSULT)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.INVITED)
+    for_transfer = models.BooleanField(
+        default=False, help_text=_("Invited to take the interaction over (warm transfer).")
+    )
+    note = models.TextField(blank=True)
+    invited_at = models.DateTimeField(default=timezone.now)
+    joined_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["invited_at", "id"]
+        constraints = [
+            # One invitation or presence per colleague at a time.
+            models.UniqueConstraint(
+                fields=["interaction", "agent"],
+                condition=Q(status__in=["invited", "joined"]),
+                name="participant_one_active",
+            )
+        ]
+        indexes = [models.Index(fields=["agent", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.agent} in {self.interaction} ({self.get_mode_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+
 class AppendOnly(Exception):
     """Events are history: they are added, never changed."""
 

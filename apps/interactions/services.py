@@ -20,6 +20,7 @@ from apps.interactions.models import (
     Interaction,
     InteractionNote,
     Message,
+    Participant,
     State,
 )
 
@@ -278,6 +279,8 @@ def interaction_transition(
         at=now,
     )
     _publish(interaction, "interaction.updated")
+    if to in _ENDING:
+        participants_end(interaction=interaction, at=now)
     if frees_agent and interaction.assigned_agent_id:
         from apps.queues.services import agent_released
 
@@ -286,6 +289,27 @@ def interaction_transition(
         wrap_up = interaction.queue.wrap_up_seconds if interaction.queue_id else 0
         agent_released(agent=interaction.assigned_agent, wrap_up_seconds=wrap_up)
     return interaction
+
+
+def participants_end(*, interaction: Interaction, at=None, keep=()) -> int:
+    """The colleagues consulted or in conference on ``interaction`` leave it (invitations
+    still ringing are cancelled), except those in ``keep``; each one's desk is told."""
+    now = at or timezone.now()
+    ended = 0
+    for participant in interaction.participants.filter(status__in=Participant.ACTIVE).exclude(
+        pk__in=list(keep)
+    ):
+        invited = participant.status == Participant.Status.INVITED
+        participant.status = Participant.Status.CANCELLED if invited else Participant.Status.LEFT
+        participant.ended_at = now
+        participant.save(update_fields=["status", "ended_at"])
+        publish(
+            group=agent_group(participant.agent_id),
+            event="participant.ended",
+            data={"participant": participant.pk, "interaction": interaction.pk},
+        )
+        ended += 1
+    return ended
 
 
 @transaction.atomic

@@ -4,9 +4,10 @@ import asyncio
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from django.http import Http404
 
 from apps.core.consumers import AuthenticatedConsumer
-from apps.core.realtime import agent_group, organization_group, queue_group
+from apps.core.realtime import agent_group, interaction_group, organization_group, queue_group
 
 # Supervisor pages: events within this many seconds make one refresh (a busy center sends many).
 SUPERVISOR_COALESCE_SECONDS = 0.3
@@ -19,6 +20,21 @@ class LiveConsumer(AuthenticatedConsumer):
         self.desk = query.get("desk") == ["1"] and user.organization_id is not None
         if self.desk:  # the agent's offers, presence and interactions (other pages: none)
             groups.append(agent_group(user.pk))
+        self.interaction_id = None
+        interaction_id = (query.get("interaction") or [""])[0]
+        if self.desk and interaction_id.isdigit():  # a conversation on screen, if theirs
+            from apps.desk.selectors import desk_interaction_get, desk_leads
+
+            try:
+                interaction = desk_interaction_get(
+                    user=user, interaction_id=int(interaction_id), joined=True
+                )
+            except Http404:
+                pass
+            else:
+                self.interaction_id = interaction.pk
+                self.interaction_leads = desk_leads(user=user, interaction=interaction)
+                groups.append(interaction_group(self.interaction_id))
         self.supervisor = (
             query.get("supervisor") == ["1"]
             and user.organization_id is not None
@@ -26,6 +42,7 @@ class LiveConsumer(AuthenticatedConsumer):
         )
         self.chat_room = None
         room_id = (query.get("chat") or [""])[0]
+        self.chat_page = bool(room_id) and user.organization_id is not None
         if room_id.isdigit() and user.organization_id is not None:
             from apps.desk.models import ChatRoom
             from apps.desk.services import chat_group, chat_may_read
@@ -108,6 +125,26 @@ class LiveConsumer(AuthenticatedConsumer):
                 "desk/_chat_live.html", {"m": message, "viewer_id": self.user.pk}
             )
 
+    async def chat_unread(self, event) -> None:
+        """A message in one of the user's rooms: the menu's count (and, on the chat page, the
+        rooms' counts) again; the room open on this page is being read, so it is not unread."""
+        from apps.desk.chat import rooms_listing
+        from apps.desk.models import ChatRoom
+        from apps.desk.services import chat_mark_read
+
+        def work():
+            if event["data"]["room"] == self.chat_room:
+                chat_mark_read(room=ChatRoom.objects.get(pk=self.chat_room), user=self.user)
+            return rooms_listing(self.user)
+
+        rooms, total = await database_sync_to_async(work)()
+        await self.send_fragment("desk/_chat_badge.html", {"unread": total})
+        if self.chat_page:
+            room = next((r for r, _t, _n in rooms if r.pk == self.chat_room), None)
+            await self.send_fragment(
+                "desk/_chat_rooms.html", {"rooms": rooms, "room": room, "oob": True}
+            )
+
     # --- Supervisor page ---------------------------------------------------------------------
 
     async def _supervisor_panels(self) -> None:
@@ -129,5 +166,55 @@ class LiveConsumer(AuthenticatedConsumer):
             self._refresh.cancel()
         await super().disconnect(code)
 
+    # --- A conversation on screen: its state, thread, notes and colleagues follow the server.
+
+    async def _conversation(self, event) -> None:
+        data = event.get("data", {})
+        if self.interaction_id is None or self.interaction_id not in (
+            data.get("interaction"),
+            data.get("id"),
+        ):
+            return
+        from apps.desk.selectors import desk_interaction_get, desk_leads
+        from apps.desk.views import conversation_context, conversation_live_context
+
+        def context():
+            try:
+                interaction = desk_interaction_get(
+                    user=self.user, interaction_id=self.interaction_id, joined=True
+                )
+            except Http404:  # no longer theirs: the page stays as it was
+                return None, None
+            if desk_leads(user=self.user, interaction=interaction) != self.interaction_leads:
+                # Their part changed (a colleague took it over): the whole conversation again.
+                self.interaction_leads = not self.interaction_leads
+                return "desk/_conversation_oob.html", conversation_context(self.user, interaction)
+            return "desk/_conversation_live.html", conversation_live_context(self.user, interaction)
+
+        template, live = await database_sync_to_async(context)()
+        if live is not None:
+            await self.send_fragment(template, {**live, "oob": True})
+
     async def interaction_updated(self, event) -> None:
+        # Sent to the agent's group and to the conversation's: each refreshes what it shows.
+        if self.desk:
+            await self._desk_panels()
+        await self._conversation(event)
+
+    async def message_created(self, event) -> None:
+        await self._conversation(event)
+
+    async def interaction_note_added(self, event) -> None:
+        await self._conversation(event)
+
+    async def participant_invited(self, event) -> None:
         await self._desk_panels()
+        await self._conversation(event)
+
+    async def participant_answered(self, event) -> None:
+        await self._desk_panels()
+        await self._conversation(event)
+
+    async def participant_ended(self, event) -> None:
+        await self._desk_panels()
+        await self._conversation(event)

@@ -21,8 +21,8 @@ from django.utils.translation import gettext as _
 
 from apps.contacts.models import Tier
 from apps.core.realtime import agent_group, organization_group, publish, queue_group
-from apps.interactions.models import Channel, Interaction, State
-from apps.interactions.services import event_record, interaction_transition
+from apps.interactions.models import Channel, Interaction, Participant, State
+from apps.interactions.services import event_record, interaction_transition, participants_end
 from apps.queues import engine
 from apps.queues.hours import hours_next_opening, queue_is_open
 from apps.queues.models import (
@@ -768,6 +768,266 @@ def interaction_transfer(
             priority=interaction.priority,  # as it was: not counted twice
             prefer_last_agent=False,
         )
+    participants_end(interaction=interaction, at=now)
+    if previous is not None:
+        agent_released(agent=previous)
+    return interaction
+
+
+# --- Consult, conference and warm transfer ------------------------------------------------------
+
+
+def _live_for(interaction: Interaction, actor) -> Interaction:
+    """``interaction`` locked and live, with ``actor`` its agent or a supervisor."""
+    locked = (
+        Interaction.objects.select_for_update(**engine.skip_locked(of_self=True))
+        .select_related("organization")
+        .filter(pk=interaction.pk)
+        .first()
+    )
+    if locked is None:
+        raise ValidationError(_("Someone else is changing this interaction; try again."))
+    if actor.pk != locked.assigned_agent_id and not actor.has_perm(
+        "interactions.supervise_interaction"
+    ):
+        raise ValidationError(_("Only its agent or a supervisor can do this."))
+    if locked.state not in (State.ACTIVE, State.ON_HOLD):
+        raise ValidationError(_("The conversation is no longer live."))
+    return locked
+
+
+def _tell(participant: Participant, event: str, *agent_ids) -> None:
+    data = {"participant": participant.pk, "interaction": participant.interaction_id}
+    for agent_id in {a for a in agent_ids if a}:
+        publish(group=agent_group(agent_id), event=event, data=data)
+
+
+@transaction.atomic
+def participant_invite(
+    *,
+    interaction: Interaction,
+    actor,
+    agent,
+    mode: str = Participant.Mode.CONSULT,
+    note: str = "",
+    for_transfer: bool = False,
+) -> Participant:
+    """Ask a colleague to join a live interaction: to consult (they read it and talk with its
+    agent in the internal notes), in conference (they also write to the customer), or to take
+    it over once they have read it (``for_transfer``: a warm transfer). Their desk rings."""
+    from apps.interactions.services import interaction_note_add
+
+    if agent.organization_id != interaction.organization_id or not agent.is_active:
+        raise ValidationError({"agent": _("Not found.")})
+    if mode not in Participant.Mode.values:
+        raise ValidationError({"mode": _("Consult or conference.")})
+    interaction = _live_for(interaction, actor)
+    if agent.pk == interaction.assigned_agent_id:
+        raise ValidationError({"agent": _("It is already theirs.")})
+    if interaction.participants.filter(agent=agent, status__in=Participant.ACTIVE).exists():
+        raise ValidationError({"agent": _("They are already invited to this conversation.")})
+    now = timezone.now()
+    participant = Participant.objects.create(
+        organization=interaction.organization,
+        interaction=interaction,
+        agent=agent,
+        invited_by=actor,
+        mode=mode,
+        for_transfer=for_transfer,
+        note=note.strip(),
+        invited_at=now,
+    )
+    if note.strip():
+        interaction_note_add(interaction=interaction, body=note, author=actor)
+    event_record(
+        organization=interaction.organization,
+        type="interaction.participant_invited",
+        interaction=interaction,
+        actor=actor,
+        data={"agent": agent.pk, "mode": mode, "for_transfer": for_transfer},
+        at=now,
+    )
+    _tell(participant, "participant.invited", agent.pk, interaction.assigned_agent_id)
+    return participant
+
+
+def queue_free_member(*, queue: Queue, channel: str, exclude=()) -> int | None:
+    """The queue's member who has been idle longest among those available with room for
+    ``channel`` (a warm transfer to a queue consults them first), or None."""
+    members = queue.memberships.exclude(agent_id__in=list(exclude)).values_list(
+        "agent_id", flat=True
+    )
+    kind = engine.capacity_kind(channel)
+    free = [
+        a
+        for a in engine.agents_state(list(members)).values()
+        if a.available and a.load[kind] < a.capacity.get(kind, 0)
+    ]
+    free.sort(key=lambda a: (a.idle_since, a.agent_id))
+    return free[0].agent_id if free else None
+
+
+def participant_invite_from_queue(
+    *, interaction: Interaction, actor, queue: Queue, note: str = ""
+) -> Participant:
+    """Warm transfer to a queue: its longest-idle available member is asked to take it over.
+    With nobody free, a clear error (a blind transfer keeps the customer's place in line)."""
+    from django.contrib.auth import get_user_model
+
+    if queue.organization_id != interaction.organization_id:
+        raise ValidationError({"queue": _("Not found.")})
+    agent_id = queue_free_member(
+        queue=queue, channel=interaction.channel, exclude=[interaction.assigned_agent_id or 0]
+    )
+    if agent_id is None:
+        raise ValidationError(
+            _("Nobody in %(queue)s is free now; transfer without consulting to wait in line.")
+            % {"queue": queue.name}
+        )
+    return participant_invite(
+        interaction=interaction,
+        actor=actor,
+        agent=get_user_model().objects.get(pk=agent_id),
+        note=note,
+        for_transfer=True,
+    )
+
+
+def _locked_participant(participant: Participant) -> Participant:
+    return (
+        Participant.objects.select_for_update()
+        .select_related("interaction__organization", "agent")
+        .get(pk=participant.pk)
+    )
+
+
+def participant_answer(*, participant: Participant, agent, accept: bool) -> Participant:
+    """The invited colleague joins the conversation or declines; its agent is told. An
+    invitation to a conversation that is over is cancelled (and that is the error)."""
+    participant = _participant_answer(participant=participant, agent=agent, accept=accept)
+    if accept and participant.status == Participant.Status.CANCELLED:
+        raise ValidationError(_("The conversation is over."))
+    return participant
+
+
+@transaction.atomic
+def _participant_answer(*, participant: Participant, agent, accept: bool) -> Participant:
+    participant = _locked_participant(participant)
+    if participant.agent_id != agent.pk:
+        raise ValidationError(_("This invitation was made to someone else."))
+    if participant.status != Participant.Status.INVITED:
+        raise ValidationError(_("This invitation is no longer open."))
+    interaction = participant.interaction
+    now = timezone.now()
+    if accept and interaction.state not in (State.ACTIVE, State.ON_HOLD):
+        participant.status = Participant.Status.CANCELLED
+        participant.ended_at = now
+        participant.save(update_fields=["status", "ended_at"])
+        _tell(participant, "participant.ended", agent.pk)
+        return participant
+    participant.status = Participant.Status.JOINED if accept else Participant.Status.DECLINED
+    if accept:
+        participant.joined_at = now
+    else:
+        participant.ended_at = now
+    participant.save(update_fields=["status", "joined_at", "ended_at"])
+    event_record(
+        organization=interaction.organization,
+        type="interaction.participant_joined" if accept else "interaction.participant_declined",
+        interaction=interaction,
+        actor=agent,
+        data={"agent": agent.pk, "mode": participant.mode},
+        at=now,
+    )
+    _tell(participant, "participant.answered", agent.pk, interaction.assigned_agent_id)
+    return participant
+
+
+@transaction.atomic
+def participant_end(*, participant: Participant, actor) -> Participant:
+    """The colleague leaves, or its agent (or a supervisor) ends the consult or withdraws
+    the invitation."""
+    participant = _locked_participant(participant)
+    interaction = participant.interaction
+    if actor.pk not in (participant.agent_id, interaction.assigned_agent_id) and not actor.has_perm(
+        "interactions.supervise_interaction"
+    ):
+        raise ValidationError(_("Only its agent or a supervisor can do this."))
+    if participant.status not in Participant.ACTIVE:
+        raise ValidationError(_("They are no longer in this conversation."))
+    now = timezone.now()
+    invited = participant.status == Participant.Status.INVITED
+    participant.status = Participant.Status.CANCELLED if invited else Participant.Status.LEFT
+    participant.ended_at = now
+    participant.save(update_fields=["status", "ended_at"])
+    event_record(
+        organization=interaction.organization,
+        type="interaction.participant_left",
+        interaction=interaction,
+        actor=actor,
+        data={"agent": participant.agent_id, "mode": participant.mode},
+        at=now,
+    )
+    _tell(participant, "participant.ended", participant.agent_id, interaction.assigned_agent_id)
+    return participant
+
+
+@transaction.atomic
+def participant_conference(*, participant: Participant, actor) -> Participant:
+    """A consulted colleague is brought into the conversation with the customer."""
+    interaction = _live_for(participant.interaction, actor)
+    participant = _locked_participant(participant)
+    if participant.status != Participant.Status.JOINED:
+        raise ValidationError(_("They have not joined yet."))
+    if participant.mode != Participant.Mode.CONFERENCE:
+        participant.mode = Participant.Mode.CONFERENCE
+        participant.save(update_fields=["mode"])
+        event_record(
+            organization=interaction.organization,
+            type="interaction.conference_started",
+            interaction=interaction,
+            actor=actor,
+            data={"agent": participant.agent_id},
+        )
+        _tell(participant, "participant.answered", participant.agent_id)
+    return participant
+
+
+@transaction.atomic
+def participant_take_over(*, participant: Participant, actor) -> Interaction:
+    """Complete a warm transfer: the colleague who joined becomes the interaction's agent
+    (no new offer: they already said yes) and its former agent is free."""
+    interaction = _live_for(participant.interaction, actor)
+    participant = _locked_participant(participant)
+    if participant.status != Participant.Status.JOINED:
+        raise ValidationError(_("They have not joined yet."))
+    previous = interaction.assigned_agent
+    now = timezone.now()
+    participant.status = Participant.Status.TOOK_OVER
+    participant.ended_at = now
+    participant.save(update_fields=["status", "ended_at"])
+    interaction.assigned_agent = participant.agent
+    interaction.save(update_fields=["assigned_agent", "updated_at"])
+    event_record(
+        organization=interaction.organization,
+        type="interaction.transferred",
+        interaction=interaction,
+        actor=actor,
+        data={
+            "from_agent": getattr(previous, "pk", None),
+            "to_agent": participant.agent_id,
+            "to_queue": None,
+            "warm": True,
+            "note": participant.note,
+        },
+        at=now,
+    )
+    _tell(participant, "participant.ended", participant.agent_id, getattr(previous, "pk", None))
+    publish(
+        group=agent_group(participant.agent_id),
+        event="interaction.updated",
+        data={"id": interaction.pk, "state": interaction.state},
+    )
     if previous is not None:
         agent_released(agent=previous)
     return interaction

@@ -7,7 +7,7 @@
     var badge = document.getElementById("notification-badge");
     var count = badge ? parseInt(badge.dataset.count || "0", 10) : 0;
     // On the desk, ringing offers count too: the tab shows them when it is in the background.
-    count += document.querySelectorAll("[data-offer]").length;
+    count += document.querySelectorAll("[data-offer], [data-invitation]").length;
     document.title = count > 0 ? "(" + count + ") " + baseTitle : baseTitle;
   }
 
@@ -63,8 +63,9 @@
   }
 
   function checkNewOffers() {
-    var ids = Array.prototype.map.call(document.querySelectorAll("[data-offer]"), function (el) {
-      return el.dataset.offer;
+    var ringing = document.querySelectorAll("[data-offer], [data-invitation]");
+    var ids = Array.prototype.map.call(ringing, function (el) {
+      return el.dataset.offer ? "o" + el.dataset.offer : "i" + el.dataset.invitation;
     });
     var toggle = document.getElementById("desk-sound");
     if (seenOffers !== null && toggle && toggle.checked) {
@@ -86,12 +87,60 @@
     checkNewOffers();
   }
 
-  // Ctrl+Enter (⌘+Enter) in the reply box sends it.
+  // Desk shortcuts, outside text fields and without modifiers (the list is on the page,
+  // "?" opens it): a/d answer what rings first, j/k walk the conversations in hand, r and n
+  // go to the reply and the internal note.
+  function typing(target) {
+    var tag = target.tagName;
+    return target.isContentEditable || tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT";
+  }
+
+  function clickFirst(selector) {
+    var button = document.querySelector(selector);
+    if (button) { button.click(); return true; }
+    return false;
+  }
+
+  function walkInHand(step) {
+    var links = Array.prototype.slice.call(document.querySelectorAll("[data-testid=in-hand] a"));
+    if (!links.length) { return false; }
+    var at = links.indexOf(document.activeElement);
+    links[(at + step + links.length) % links.length].focus();
+    return true;
+  }
+
+  function focusField(id) {
+    var field = document.getElementById(id);
+    if (field) { field.focus(); return true; }
+    return false;
+  }
+
+  var shortcuts = {
+    a: function () { return clickFirst(".offers [data-testid=accept], .offers [data-testid=join]"); },
+    d: function () {
+      return clickFirst(".offers [data-testid=decline], .offers [data-testid=decline-invitation]");
+    },
+    j: function () { return walkInHand(1); },
+    k: function () { return walkInHand(-1); },
+    r: function () { return focusField("reply-body"); },
+    n: function () { return focusField("note-body"); },
+    "?": function () {
+      var help = document.getElementById("desk-shortcuts");
+      if (help) { help.open = !help.open; }
+      return !!help;
+    }
+  };
+
   document.addEventListener("keydown", function (event) {
+    // Ctrl+Enter (⌘+Enter) in the reply box sends it.
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target.id === "reply-body") {
       event.preventDefault();
       if (event.target.form) { event.target.form.requestSubmit(); }
+      return;
     }
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }
+    var action = shortcuts[event.key];
+    if (action && document.querySelector(".desk") && action()) { event.preventDefault(); }
   });
 
   document.addEventListener("DOMContentLoaded", function () {

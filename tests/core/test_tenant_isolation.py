@@ -31,10 +31,11 @@ class Case:
     methods: tuple[str, ...] = ("get",)
     api: bool = False
     lookup: tuple[str, str] = ("pk", "pk")  # (URL keyword, attribute of the object)
+    extra: tuple[tuple[str, str], ...] = ()  # other URL keywords, e.g. (("action", "accept"),)
 
     def url(self, obj) -> str:
         keyword, attribute = self.lookup
-        return reverse(self.url_name, kwargs={keyword: getattr(obj, attribute)})
+        return reverse(self.url_name, kwargs={keyword: getattr(obj, attribute), **dict(self.extra)})
 
 
 # URLs that take an identifier but are not a row of someone else's: each says where it is tested.
@@ -130,6 +131,17 @@ def _follow_up(org, owner):
     )
 
 
+def _participant(org, owner):
+    from apps.interactions.models import Participant
+
+    return Participant.objects.create(
+        organization=org,
+        interaction=_interaction(org, owner),
+        agent=_user(org, owner),
+        invited_by=owner,
+    )
+
+
 def _canned(org, owner):
     from apps.interactions.models import CannedResponse
 
@@ -222,6 +234,11 @@ OBJECT_CASES = [
     Case("desk-block", _interaction, methods=("post",)),
     Case("desk-note", _interaction, methods=("post",)),
     Case("desk-follow-up-create", _interaction, methods=("post",)),
+    Case("desk-consult", _interaction, methods=("post",)),
+    *[
+        Case("desk-participant", _participant, methods=("post",), extra=(("action", action),))
+        for action in ("accept", "decline", "conference", "take-over", "end")
+    ],
     Case("desk-follow-up-done", _follow_up, methods=("post",)),
     Case("desk-canned", _interaction),
     Case("desk-attachment", _attachment),
@@ -410,6 +427,9 @@ def _admin_object(model, org, owner):
 
     makers = {
         "CannedResponse": _canned,
+        "FollowUp": _follow_up,
+        "ChatRoom": _chat_room,
+        "ChatMessage": _chat_file,
         "Team": _team,
         "Notification": _notification,
         "ApiKey": lambda o, _: ApiKeyFactory(organization=o),

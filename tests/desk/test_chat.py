@@ -95,3 +95,59 @@ def test_a_message_reaches_the_other_members_open_page_live(roles, org_a):
 def test_no_direct_room_with_someone_of_another_organization(login, agent_a, admin_b):
     assert login(agent_a).get(reverse("desk-chat-direct", args=[admin_b.pk])).status_code == 404
     assert not ChatRoom.objects.exists()
+
+
+@pytest.mark.django_db
+def test_unread_counts_per_room_and_in_the_menu(login, team, agent_a, supervisor_a):
+    from apps.desk.selectors import chat_unread
+
+    room = services.chat_team_room(team=team)
+    direct = services.chat_direct_room(user=agent_a, other=supervisor_a)
+    services.chat_post(room=room, author=agent_a, body="Morning")  # one's own: never unread
+    services.chat_post(room=room, author=supervisor_a, body="Briefing at 9")
+    services.chat_post(room=room, author=supervisor_a, body="Room 2")
+    services.chat_post(room=direct, author=supervisor_a, body="A word?")
+    assert chat_unread(user=agent_a) == {room.pk: 2, direct.pk: 1}
+    # Writing in a room reads it (what came before is seen).
+    assert chat_unread(user=supervisor_a) == {}
+    client = login(agent_a)
+    home = client.get(reverse("desk")).content.decode()
+    assert 'data-testid="chat-unread"' in home and 'data-count="3"' in home
+    listing = client.get(reverse("desk-chat")).content.decode()
+    assert listing.count('data-testid="room-unread"') == 2
+    # Opening a room reads it.
+    page = client.get(reverse("desk-chat-room", args=[room.pk])).content.decode()
+    assert 'data-count="1"' in page
+    assert chat_unread(user=agent_a) == {direct.pk: 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_unread_count_follows_live_and_the_open_room_stays_read(roles, org_a):
+    from apps.desk.selectors import chat_unread
+
+    writer = UserFactory(organization=org_a, roles=["Agent"])
+    reader = UserFactory(organization=org_a, roles=["Agent"])
+    room = services.chat_direct_room(user=writer, other=reader)
+    headers = _headers(reader)
+
+    async def scenario():
+        elsewhere = WebsocketCommunicator(application, "/ws/live/", headers=headers)
+        reading = WebsocketCommunicator(application, f"/ws/live/?chat={room.pk}", headers=headers)
+        assert (await elsewhere.connect())[0] and (await reading.connect())[0]
+        try:
+            await database_sync_to_async(services.chat_post)(room=room, author=writer, body="Hi")
+            seen = [await elsewhere.receive_from(timeout=5)]
+            while "chat-badge" not in seen[-1]:
+                seen.append(await elsewhere.receive_from(timeout=5))
+            # The tab with the room open marked it read, so the count the other tab shows is
+            # 0 or 1 depending on which ran first; the open room's own badge says 0.
+            opened = ""
+            while 'id="chat-rooms"' not in opened:
+                opened = await reading.receive_from(timeout=5)
+            assert 'data-testid="room-unread"' not in opened
+        finally:
+            await elsewhere.disconnect()
+            await reading.disconnect()
+
+    async_to_sync(scenario)()
+    assert chat_unread(user=reader) == {}

@@ -155,3 +155,120 @@ def test_an_offer_pushed_live_is_accepted_answered_transferred_and_closed(
     closed = api(live_system, "GET", f"/api/v1/interactions/{interaction['id']}/", token)
     assert closed["state"] == "closed"
     assert closed["assigned_agent"] != interaction.get("assigned_agent")
+
+
+def test_a_warm_transfer_consults_the_colleague_live_before_handing_over(
+    live_system, page: Page, browser, artifacts_dir
+):
+    """agent3 answers (with the keyboard), asks agent2 to take over after a consult; agent2
+    joins from their desk, writes a note agent3 sees live, and gets the agent's tools on the
+    open page when agent3 hands it over."""
+    colleague_context = browser.new_context(base_url=live_system.base_url, locale="en-US")
+    colleague_context.set_default_timeout(15_000)
+    colleague_context.add_init_script(WS_TRACKER_SCRIPT)
+    colleague = colleague_context.new_page()
+    try:
+        log_in(colleague, live_system, "acme-agent2")
+        colleague.goto("/desk/")
+        wait_for_live_socket(colleague)
+        colleague.select_option("#presence-status", "away")  # the new chat goes to agent3
+        colleague.click("#presence-apply")
+        expect(colleague.locator("#desk-presence")).to_have_class(re.compile("status-away"))
+
+        log_in(page, live_system, "acme-agent3")
+        page.goto("/desk/")
+        wait_for_live_socket(page)
+        page.select_option("#presence-status", "available")
+        page.click("#presence-apply")
+        expect(page.get_by_test_id("presence-status")).to_have_text("Available")
+
+        token = api(
+            live_system,
+            "POST",
+            "/api/auth/token/",
+            body={"username": "acme-admin", "password": PASSWORD},
+        )["token"]
+        billing = next(
+            q
+            for q in api(live_system, "GET", "/api/v1/queues/", token)["results"]
+            if q["name"] == "Billing"
+        )
+        subject = f"Refund request {uuid.uuid4().hex[:8]}"
+        interaction = api(
+            live_system,
+            "POST",
+            "/api/v1/interactions/",
+            token,
+            {
+                "channel": "webchat",
+                "direction": "inbound",
+                "identity_kind": "email",
+                "identity_value": "camille@laurent-fils.fr",
+                "subject": subject,
+            },
+        )
+        api(
+            live_system,
+            "POST",
+            f"/api/v1/interactions/{interaction['id']}/enqueue/",
+            token,
+            {"queue": billing["id"]},
+        )
+        conversation = f"{live_system.base_url}/desk/interactions/{interaction['id']}/"
+        expect(page.locator("[data-offer]", has_text=subject)).to_be_visible(timeout=EVENT_TIMEOUT)
+        # The desk's shortcuts: "d" declines what rings first (the demo's older chats ring
+        # too), "a" accepts it once it is ours.
+        for _ in range(20):
+            first = page.locator(".offers > li").first
+            if subject in first.inner_text():
+                break
+            offer_id = first.get_attribute("data-offer")
+            page.locator("body").press("d")
+            expect(page.locator(f'[data-offer="{offer_id}"]')).to_have_count(0)
+        page.locator("body").press("a")
+        expect(page).to_have_url(conversation)
+
+        agent2 = next(
+            u
+            for u in api(live_system, "GET", "/api/v1/users/?page_size=100", token)["results"]
+            if u["username"] == "acme-agent2"
+        )
+        page.select_option("#transfer-to", f"agent:{agent2['id']}")
+        page.fill("#transfer-note", "Refund above my limit")
+        page.get_by_test_id("warm-transfer").click()
+        expect(page.get_by_test_id("participant-status")).to_have_text("Invited")
+        expect(page).to_have_url(conversation)  # agent3 stays with the customer
+
+        invitation = colleague.locator("[data-invitation]", has_text="Refund above my limit")
+        expect(invitation).to_be_visible(timeout=EVENT_TIMEOUT)  # pushed through the socket
+        invitation.get_by_test_id("join").click()
+        expect(colleague).to_have_url(conversation)
+        expect(colleague.get_by_test_id("participation")).to_be_visible()
+        expect(colleague.get_by_test_id("send")).to_have_count(0)  # consulted: notes only
+        colleague.fill("#note-body", "OK, I can approve it")
+        colleague.get_by_test_id("add-note").click()
+
+        # agent3's open page follows: the colleague joined, and their note is there.
+        expect(page.get_by_test_id("participant-status")).to_have_text(
+            "Joined", timeout=EVENT_TIMEOUT
+        )
+        expect(page.get_by_test_id("internal-notes")).to_contain_text(
+            "I can approve it", timeout=EVENT_TIMEOUT
+        )
+        page.screenshot(path=str(artifacts_dir / "e2e-desk-warm-transfer.png"), full_page=True)
+        page.get_by_test_id("take-over").click()
+        expect(page).to_have_url(f"{live_system.base_url}/desk/")
+
+        # agent2's open page becomes the agent's: composer and close, without a reload.
+        expect(colleague.get_by_test_id("send")).to_be_visible(timeout=EVENT_TIMEOUT)
+        colleague.fill("#reply-body", "Bonjour Camille, le remboursement est validé.")
+        colleague.get_by_test_id("send").click()
+        expect(colleague.get_by_test_id("thread")).to_contain_text("remboursement est validé")
+        colleague.screenshot(path=str(artifacts_dir / "e2e-desk-took-over.png"), full_page=True)
+        colleague.select_option("#close-disposition", label="Resolved")
+        colleague.get_by_test_id("close").click()
+        expect(colleague).to_have_url(f"{live_system.base_url}/desk/")
+    finally:
+        colleague_context.close()
+    events = api(live_system, "GET", f"/api/v1/interactions/{interaction['id']}/", token)
+    assert events["state"] == "closed"
