@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "apps.interactions",
     "apps.integrations",
     "apps.desk",
+    "apps.connectors",
 ]
 
 MIDDLEWARE = [
@@ -214,6 +215,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.integrations.tasks.webhook_sweep_task",
         "schedule": timedelta(minutes=1),
     },
+    "channels-sweep": {
+        "task": "apps.connectors.tasks.channels_sweep_task",
+        "schedule": timedelta(seconds=30),
+    },
 }
 
 # --- Auth -------------------------------------------------------------------------------------
@@ -263,6 +268,16 @@ MEDIA_ROOT = Path(env.str("DJANGO_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
 # Files agents attach to messages (served only through an access-checked view, never MEDIA_URL).
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# --- Channels (apps/connectors) -----------------------------------------------------------------
+# Fernet keys for channel credentials, newest first (empty: one derived from SECRET_KEY).
+CHANNEL_SECRET_KEYS = env.list("CHANNEL_SECRET_KEYS", default=[])
+# The address providers reach this system at, e.g. https://cc.example.com (webhook signatures
+# are computed on the public URL; status callback URLs are built from it). Empty: the request's.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+# Provider API roots (tests and sandboxes point them elsewhere).
+TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="")
+META_GRAPH_URL = env.str("META_GRAPH_URL", default="https://graph.facebook.com/v21.0").rstrip("/")
+X_API_URL = env.str("X_API_URL", default="https://api.x.com/2").rstrip("/")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

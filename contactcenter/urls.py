@@ -61,6 +61,7 @@ urlpatterns = [
     path("accounts/preferences/", accounts_views.preferences_view, name="preferences"),
     path("notifications/", include("apps.notifications.urls")),
     path("desk/", include("apps.desk.urls")),
+    path("hooks/", include("apps.connectors.urls")),
     path("admin/", admin.site.urls),
     path(
         "api/schema/",

@@ -136,6 +136,14 @@ class Interaction(TenantModel, TimeStampedModel):
         related_name="+",
         help_text=_("Routing waits a while for this agent (the customer's last) before others."),
     )
+    channel_account = models.ForeignKey(
+        "connectors.ChannelAccount",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The number, page, mailbox or widget it came through (replies leave by it)."),
+    )
     campaign = models.ForeignKey(
         "campaigns.Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -427,6 +427,11 @@ def message_add(
         data={"message": message.pk, "author_kind": author_kind},
         at=message.created_at,
     )
+    if direction == Direction.OUTBOUND and status == Message.Delivery.QUEUED:
+        from apps.connectors.services import outbound_enqueue
+
+        # On a provider channel it joins the outbox (an opted-out customer: a clear error).
+        outbound_enqueue(message=message)
     if direction == Direction.INBOUND:
         webhook_emit(
             organization=interaction.organization,
@@ -586,14 +591,24 @@ _DELIVERY_RANK = {
 
 @transaction.atomic
 def message_status_update(
-    *, organization, channel: str, provider_id: str, status: str, error: str = ""
+    *,
+    organization,
+    channel: str,
+    status: str,
+    provider_id: str = "",
+    message: Message | None = None,
+    error: str = "",
 ) -> Message | None:
-    """Apply a provider's delivery receipt; unknown messages are ignored (None)."""
-    message = (
-        Message.objects.select_for_update()
-        .filter(organization=organization, channel=channel, provider_id=provider_id)
-        .first()
-    )
+    """Apply a provider's delivery receipt (by the provider's id, or to ``message``);
+    unknown messages are ignored (None). The open conversation shows the change live."""
+    rows = Message.objects.select_for_update().filter(organization=organization, channel=channel)
+    if message is not None:
+        rows = rows.filter(pk=message.pk)
+    elif provider_id:
+        rows = rows.filter(provider_id=provider_id)
+    else:
+        return None
+    message = rows.select_related("interaction").first()
     if message is None:
         return None
     current = _DELIVERY_RANK.get(message.delivery_status, -1)
@@ -601,6 +616,7 @@ def message_status_update(
         message.delivery_status = status
         message.error = error[:255]
         message.save(update_fields=["delivery_status", "error"])
+        _publish(message.interaction, "message.updated", message=message.pk)
     return message
 
 

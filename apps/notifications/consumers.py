@@ -204,6 +204,9 @@ class LiveConsumer(AuthenticatedConsumer):
     async def message_created(self, event) -> None:
         await self._conversation(event)
 
+    async def message_updated(self, event) -> None:  # delivered, read, failed
+        await self._conversation(event)
+
     async def interaction_note_added(self, event) -> None:
         await self._conversation(event)
 

@@ -46,6 +46,16 @@ EXEMPT = {
     # The id is a person to write to: it answers with a redirect to the pair's room, and
     # tests/desk/test_chat.py proves another organization's person gives 404.
     "desk-chat-direct",
+    # Provider webhooks: the key names a channel account, and the caller is the provider,
+    # authenticated by its signature. tests/connectors/ prove a wrong or missing signature is
+    # 403 with nothing stored, and an unknown or inactive key 404.
+    "connectors-twilio-sms",
+    "connectors-twilio-sms-status",
+    "connectors-meta",
+    "connectors-x",
+    # A signed, expiring link a provider fetches a file we send by (tests/connectors/test_admin.py
+    # proves a forged or expired token is 404).
+    "connectors-media",
 }
 
 
@@ -139,6 +149,31 @@ def _participant(org, owner):
         interaction=_interaction(org, owner),
         agent=_user(org, owner),
         invited_by=owner,
+    )
+
+
+def _channel_account(org, owner):
+    from apps.connectors.models import ChannelAccount
+
+    return ChannelAccount.objects.create(organization=org, kind="sms", name=f"{org.slug} SMS")
+
+
+def _outbound(org, owner):
+    from apps.connectors.models import Outbound
+    from apps.interactions.models import Message
+
+    interaction = _interaction(org, owner)
+    message = Message.objects.create(
+        organization=org,
+        interaction=interaction,
+        channel="sms",
+        direction="outbound",
+        author_kind="agent",
+        body="Hi",
+        delivery_status="queued",
+    )
+    return Outbound.objects.create(
+        organization=org, message=message, account=_channel_account(org, owner), to="+1"
     )
 
 
@@ -413,6 +448,7 @@ TENANT_ADMINS = [model for model in admin.site._registry if issubclass(model, Te
 
 def _admin_object(model, org, owner):
     from apps.campaigns.models import Campaign
+    from apps.connectors.models import InboundEvent
     from apps.flows.models import Flow
     from apps.interactions.services import event_record
     from apps.queues.models import AgentSkill, BusinessHours
@@ -428,6 +464,15 @@ def _admin_object(model, org, owner):
     makers = {
         "CannedResponse": _canned,
         "FollowUp": _follow_up,
+        "ChannelAccount": _channel_account,
+        "InboundEvent": lambda o, owner: InboundEvent.objects.create(
+            organization=o,
+            account=_channel_account(o, owner),
+            kind="message",
+            external_id="SM1",
+            payload={},
+        ),
+        "Outbound": _outbound,
         "ChatRoom": _chat_room,
         "ChatMessage": _chat_file,
         "Team": _team,

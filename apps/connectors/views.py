@@ -1,0 +1,102 @@
+"""Provider webhooks: check the signature (bad: 403, nothing stored), store what came, answer.
+
+The work (contacts, conversations, routing, media downloads) happens in a task afterwards, so
+the provider gets its answer in milliseconds and a failure there is retried, never lost.
+"""
+
+from django.core import signing
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseForbidden
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.connectors import selectors, services
+from apps.connectors.models import Kind
+from apps.connectors.providers import meta, twilio_sms, x
+from apps.connectors.providers.common import MEDIA_LINK_MAX_AGE
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+def _refused() -> HttpResponse:
+    return HttpResponseForbidden("Invalid signature.", content_type="text/plain")
+
+
+def _twilio(request, key, items_of) -> HttpResponse:
+    account = selectors.webhook_account(key=key, kinds=[Kind.SMS])
+    if not twilio_sms.verify(request, account):
+        return _refused()
+    services.inbound_accept(account=account, items=items_of(request))
+    return HttpResponse(EMPTY_TWIML, content_type="text/xml")
+
+
+@csrf_exempt
+@require_POST
+def twilio_sms_view(request, key):
+    return _twilio(request, key, twilio_sms.inbound_items)
+
+
+@csrf_exempt
+@require_POST
+def twilio_sms_status_view(request, key):
+    return _twilio(request, key, twilio_sms.status_items)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def meta_view(request, key):
+    """WhatsApp, Messenger and Instagram: GET is Meta's subscription check, POST the events."""
+    account = selectors.webhook_account(
+        key=key, kinds=[Kind.WHATSAPP, Kind.MESSENGER, Kind.INSTAGRAM]
+    )
+    if request.method == "GET":
+        challenge = meta.subscription_challenge(request, account)
+        if challenge is None:
+            return _refused()
+        return HttpResponse(challenge, content_type="text/plain")
+    if not meta.verify(request, account):
+        return _refused()
+    try:
+        items = meta.items(request.body, account)
+    except ValueError:
+        return HttpResponse("Not JSON.", status=400, content_type="text/plain")
+    services.inbound_accept(account=account, items=items)
+    return HttpResponse("EVENT_RECEIVED", content_type="text/plain")
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def x_view(request, key):
+    """X's Account Activity API: GET is the challenge-response check (CRC), POST the events."""
+    account = selectors.webhook_account(key=key, kinds=[Kind.X])
+    if request.method == "GET":
+        answer = x.crc_response(request, account)
+        if answer is None:
+            return HttpResponse("crc_token missing.", status=400, content_type="text/plain")
+        return answer
+    if not x.verify(request, account):
+        return _refused()
+    try:
+        items = x.items(request.body, account)
+    except ValueError:
+        return HttpResponse("Not JSON.", status=400, content_type="text/plain")
+    services.inbound_accept(account=account, items=items)
+    return HttpResponse(status=200)
+
+
+@require_GET
+def media_view(request, token):
+    """A file we send by link (MMS, WhatsApp media): the link is signed and expires."""
+    from apps.interactions.models import Attachment
+
+    try:
+        data = signing.loads(token, salt="connectors.media", max_age=MEDIA_LINK_MAX_AGE)
+    except signing.BadSignature as exc:
+        raise Http404 from exc
+    attachment = Attachment.objects.filter(pk=data.get("a")).first()
+    if attachment is None:
+        raise Http404
+    return FileResponse(
+        attachment.file.open("rb"),
+        filename=attachment.filename,
+        content_type=attachment.content_type or "application/octet-stream",
+    )
