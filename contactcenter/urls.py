@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 
 from apps.accounts import api as accounts_api
 from apps.accounts import views as accounts_views
+from apps.connectors import api as connectors_api
 from apps.contacts import api as contacts_api
 from apps.core.api import ORGANIZATION_PERMISSIONS
 from apps.integrations import api as integrations_api
@@ -37,6 +38,7 @@ router.register(
 api_urlpatterns = [
     path("me/", accounts_api.MeView.as_view(), name="me"),
     path("organization/", accounts_api.OrganizationView.as_view(), name="organization"),
+    path("documents/", connectors_api.DocumentView.as_view(), name="document-create"),
     path(
         "crm/contacts/<str:external_id>/",
         contacts_api.CrmContactUpsertView.as_view(),

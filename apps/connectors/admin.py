@@ -106,6 +106,7 @@ class ChannelAccountAdmin(TenantAdmin):
             Kind.MESSENGER: [("connectors-meta", _("callback URL"))],
             Kind.INSTAGRAM: [("connectors-meta", _("callback URL"))],
             Kind.X: [("connectors-x", _("webhook URL"))],
+            Kind.FAX: [("connectors-fax", _("fax webhook URL"))],
         }.get(account.kind, [])
         rows = [
             (label, absolute(path) or path)

@@ -245,11 +245,18 @@ def _thread_for(account: ChannelAccount, contact, identity) -> Interaction | Non
     )
 
 
-def conversation_start(*, account: ChannelAccount, contact, identity, subject: str = ""):
-    """A new inbound interaction on the account's channel, routed (by the routing rules,
-    else to the account's queue)."""
-    from apps.interactions.services import interaction_create
+def _route(account: ChannelAccount, interaction: Interaction) -> None:
     from apps.queues.services import interaction_enqueue, interaction_route_by_rules
+
+    if interaction_route_by_rules(interaction=interaction) is None and account.queue_id:
+        interaction_enqueue(interaction=interaction, queue=account.queue)
+
+
+def conversation_start(*, account: ChannelAccount, contact, identity, subject: str = ""):
+    """A new inbound interaction on the account's channel: the greeting bot talks first when
+    the account has one (``config.greeting``), else it is routed at once (by the routing
+    rules, else to the account's queue)."""
+    from apps.interactions.services import interaction_create
 
     interaction = interaction_create(
         organization=account.organization,
@@ -262,9 +269,127 @@ def conversation_start(*, account: ChannelAccount, contact, identity, subject: s
     )
     Interaction.objects.filter(pk=interaction.pk).update(channel_account=account)
     interaction.channel_account = account
-    if interaction_route_by_rules(interaction=interaction) is None and account.queue_id:
-        interaction_enqueue(interaction=interaction, queue=account.queue)
+    if not bot_greet(account=account, interaction=interaction):
+        _route(account, interaction)
     return interaction
+
+
+# --- The greeting bot: name and reason before routing ---------------------------------------
+
+BOT_CHANNELS = {Kind.SMS, Kind.WHATSAPP, Kind.MESSENGER, Kind.INSTAGRAM, Kind.X}
+BOT_TIMEOUT = timedelta(minutes=10)  # no answer: routed anyway (``config.bot_timeout_minutes``)
+
+
+def _bot_text(account: ChannelAccount, interaction: Interaction, key: str) -> str:
+    from django.utils import translation
+
+    custom = account.config.get(f"{key}_text")
+    if custom:
+        return custom
+    with translation.override(interaction.language or account.organization.language):
+        return {
+            "name": _("What is your name?"),
+            "reason": _("What is it about?"),
+            "thanks": _("Thank you. An agent will answer you shortly."),
+        }[key]
+
+
+def _bot_say(interaction: Interaction, body: str) -> None:
+    from apps.interactions.services import message_add
+
+    message_add(
+        interaction=interaction,
+        direction=Direction.OUTBOUND,
+        author_kind=Message.Author.BOT,
+        body=body,
+    )
+
+
+def bot_greet(*, account: ChannelAccount, interaction: Interaction) -> bool:
+    """Greet a new conversation and ask the first question (name, unless the customer is
+    known by name, then the reason). False when the account has no greeting."""
+    greeting = (account.config.get("greeting") or "").strip()
+    if account.kind not in BOT_CHANNELS or not greeting:
+        return False
+    contact = interaction.contact
+    steps = []
+    if account.config.get("ask_name", True) and not (contact.first_name or contact.last_name):
+        steps.append("name")
+    if account.config.get("ask_reason", True):
+        steps.append("reason")
+    if not steps:
+        _bot_say(interaction, greeting)
+        return False  # nothing to ask: routed now
+    interaction.data = {**interaction.data, "bot": {"steps": steps, "answers": {}}}
+    interaction.save(update_fields=["data"])
+    _bot_say(interaction, f"{greeting}\n{_bot_text(account, interaction, steps[0])}")
+    return True
+
+
+def bot_answer(*, account: ChannelAccount, interaction: Interaction, message: Message) -> None:
+    """The customer answered the bot's question: keep the answer, ask the next question or
+    thank them and route the conversation."""
+    from apps.interactions.services import event_record
+
+    bot = dict(interaction.data.get("bot") or {})
+    steps, answers = list(bot.get("steps") or []), dict(bot.get("answers") or {})
+    if not steps:
+        return
+    step, text = steps.pop(0), message.body.strip()
+    answers[step] = text[:255]
+    contact = interaction.contact
+    if step == "name" and text and not (contact.first_name or contact.last_name):
+        first, _sep, last = text.partition(" ")
+        contact.first_name, contact.last_name = first[:100], last[:100]
+        contact.save(update_fields=["first_name", "last_name", "updated_at"])
+    if step == "reason" and text:
+        interaction.reason = text[:100]
+        interaction.subject = interaction.subject or text[:255]
+    interaction.data = {**interaction.data, "bot": {"steps": steps, "answers": answers}}
+    interaction.save(update_fields=["data", "reason", "subject", "updated_at"])
+    if steps:
+        _bot_say(interaction, _bot_text(account, interaction, steps[0]))
+        return
+    _bot_say(interaction, _bot_text(account, interaction, "thanks"))
+    event_record(
+        organization=interaction.organization,
+        type="interaction.bot_collected",
+        interaction=interaction,
+        data=answers,
+    )
+    _route(account, interaction)
+
+
+def bot_timeouts(*, now=None) -> int:
+    """Conversations whose customer stopped answering the bot are routed anyway."""
+    now = now or timezone.now()
+    routed = 0
+    waiting = Interaction.objects.filter(
+        state=State.NEW,
+        channel__in=list(BOT_CHANNELS),
+        data__has_key="bot",
+        created_at__lte=now - timedelta(minutes=1),
+    ).select_related("channel_account__queue", "organization")
+    for interaction in waiting[:200]:
+        account = interaction.channel_account
+        if account is None:
+            continue
+        minutes = account.config.get("bot_timeout_minutes")
+        limit = timedelta(minutes=minutes) if minutes else BOT_TIMEOUT
+        if interaction.created_at > now - limit or not interaction.data["bot"].get("steps"):
+            continue
+        with transaction.atomic():
+            fresh = Interaction.objects.select_for_update().get(pk=interaction.pk)
+            if fresh.state != State.NEW or not (fresh.data.get("bot") or {}).get("steps"):
+                continue
+            fresh.data = {
+                **fresh.data,
+                "bot": {**fresh.data["bot"], "steps": [], "timed_out": True},
+            }
+            fresh.save(update_fields=["data"])
+            _route(account, fresh)
+            routed += 1
+    return routed
 
 
 @transaction.atomic
@@ -291,7 +416,8 @@ def message_receive(*, account: ChannelAccount, received: Received) -> tuple[Mes
 
     Identity.objects.select_for_update().filter(pk=identity.pk).first()
     interaction = received.thread or _thread_for(account, contact, identity)
-    if interaction is None:
+    started = interaction is None
+    if started:
         interaction = conversation_start(
             account=account, contact=contact, identity=identity, subject=received.subject
         )
@@ -306,6 +432,8 @@ def message_receive(*, account: ChannelAccount, received: Received) -> tuple[Mes
     )
     if created:
         _attach(message, received.files)
+        if not started and interaction.state == State.NEW and interaction.data.get("bot"):
+            bot_answer(account=account, interaction=interaction, message=message)
     return message, created
 
 
@@ -474,3 +602,178 @@ def fetch_media(url: str, *, auth=None, headers=None) -> tuple[bytes, str]:
             if len(data) > limit:
                 raise ValueError(f"media larger than {limit} bytes")
         return data, response.headers.get("Content-Type", "application/octet-stream")
+
+
+# --- Video ----------------------------------------------------------------------------------
+
+# Written conversations an agent can turn into a video call.
+VIDEO_FROM = {
+    Kind.WEBCHAT,
+    Kind.SMS,
+    Kind.WHATSAPP,
+    Kind.MESSENGER,
+    Kind.INSTAGRAM,
+    Kind.X,
+    Kind.EMAIL,
+}
+
+
+@transaction.atomic
+def video_call_start(*, interaction: Interaction, agent) -> Interaction:
+    """Turn a written conversation into a video call: a room on the Jitsi-compatible server
+    (``VIDEO_BASE_URL``), a linked video interaction in the agent's hands, and the link sent to
+    the customer on the conversation's channel."""
+    import secrets as random
+
+    from apps.core.exceptions import FeatureNotAvailable
+    from apps.core.features import require_feature
+    from apps.interactions.services import (
+        event_record,
+        interaction_create,
+        interaction_transition,
+        message_add,
+    )
+
+    try:
+        require_feature(interaction.organization, "channel_video")
+    except FeatureNotAvailable as exc:
+        raise ValidationError(str(exc)) from exc
+    if interaction.channel not in VIDEO_FROM:
+        raise ValidationError(_("Only a written conversation can become a video call."))
+    if interaction.state not in (State.ACTIVE, State.ON_HOLD):
+        raise ValidationError(_("The conversation is no longer live."))
+    if interaction.assigned_agent_id != agent.pk:
+        raise ValidationError(_("Only its agent can start a video call."))
+    room = f"{interaction.organization.slug}-{random.token_hex(8)}"
+    url = f"{settings.VIDEO_BASE_URL}/{room}"
+    video = interaction_create(
+        organization=interaction.organization,
+        channel="video",
+        direction=Direction.OUTBOUND,
+        contact=interaction.contact,
+        identity=interaction.identity,
+        queue=interaction.queue,
+        continues=interaction,
+        subject=interaction.subject,
+        data={"room": room, "url": url},
+        actor=agent,
+    )
+    video.assigned_agent = agent
+    video.save(update_fields=["assigned_agent"])
+    interaction_transition(interaction=video, to=State.ACTIVE, actor=agent)
+    from django.utils import translation
+
+    with translation.override(interaction.language or interaction.organization.language):
+        invitation = _("Let's continue on video: %(url)s") % {"url": url}
+    message_add(
+        interaction=interaction,
+        direction=Direction.OUTBOUND,
+        author_kind=Message.Author.AGENT,
+        author=agent,
+        body=invitation,
+        content={"video": url},
+    )
+    event_record(
+        organization=interaction.organization,
+        type="interaction.video_started",
+        interaction=interaction,
+        actor=agent,
+        data={"video": video.pk, "url": url},
+    )
+    return video
+
+
+# --- Fax and scanned postal mail -------------------------------------------------------------
+
+DOCUMENT_CHANNELS = ("fax", "mail")
+DOCUMENT_TYPES = ("application/pdf", "image/")
+
+
+def document_check(*, name: str, size: int) -> str:
+    """A fax or a scan must be a PDF or an image within the size limit: its content type."""
+    import mimetypes
+
+    if size > settings.ATTACHMENT_MAX_BYTES:
+        raise ValidationError(
+            {"file": _("Files up to %(mb)s MB.") % {"mb": settings.ATTACHMENT_MAX_BYTES // 2**20}}
+        )
+    kind = mimetypes.guess_type(name)[0] or ""
+    if not kind.startswith(DOCUMENT_TYPES):
+        raise ValidationError({"file": _("A fax or a scan is a PDF or an image.")})
+    return kind
+
+
+@transaction.atomic
+def document_receive(
+    *,
+    organization,
+    channel: str,
+    name: str,
+    data: bytes,
+    sender: str = "",
+    sender_name: str = "",
+    contact=None,
+    subject: str = "",
+    note: str = "",
+    queue=None,
+    account: ChannelAccount | None = None,
+    provider_id: str = "",
+    actor=None,
+):
+    """A received fax or a scanned letter becomes an inbound interaction routed like any
+    other: from the fax number (``sender``), a known ``contact``, or a new contact named
+    ``sender_name``; the document attached to its first message."""
+    from apps.contacts.models import Contact
+    from apps.contacts.services import contact_resolve
+    from apps.core.exceptions import FeatureNotAvailable
+    from apps.core.features import require_feature
+    from apps.interactions.services import interaction_create, message_add
+    from apps.queues.services import interaction_enqueue, interaction_route_by_rules
+
+    if channel not in DOCUMENT_CHANNELS:
+        raise ValidationError({"channel": _("Fax or postal mail.")})
+    try:
+        require_feature(organization, FEATURE_OF_KIND[Kind.FAX])
+    except FeatureNotAvailable as exc:
+        raise ValidationError(str(exc)) from exc
+    content_type = document_check(name=name, size=len(data))
+    for label, row in (("contact", contact), ("queue", queue), ("account", account)):
+        if row is not None and row.organization_id != organization.pk:
+            raise ValidationError({label: _("Not found.")})
+    identity = None
+    if contact is None and sender:
+        contact, identity, _created = contact_resolve(
+            organization=organization, kind="fax", value=sender, hints={"name": sender_name}
+        )
+    elif contact is None:
+        if not sender_name.strip():
+            raise ValidationError({"sender": _("Say who sent it: a fax number, or a name.")})
+        first, _sep, last = sender_name.strip().partition(" ")
+        contact = Contact.objects.create(
+            organization=organization, first_name=first[:100], last_name=last[:100]
+        )
+    interaction = interaction_create(
+        organization=organization,
+        channel=channel,
+        direction=Direction.INBOUND,
+        contact=contact,
+        identity=identity,
+        subject=subject or name,
+        provider_ref=provider_id,
+        actor=actor,
+    )
+    if account is not None:
+        Interaction.objects.filter(pk=interaction.pk).update(channel_account=account)
+    message, _created = message_add(
+        interaction=interaction,
+        direction=Direction.INBOUND,
+        author_kind=Message.Author.CONTACT,
+        body=note,
+        content={"document": name},
+        provider_id=provider_id,
+    )
+    _attach(message, [(name, content_type, data)])
+    target = queue or (account.queue if account is not None else None)
+    if interaction_route_by_rules(interaction=interaction, actor=actor) is None and target:
+        interaction_enqueue(interaction=interaction, queue=target, actor=actor)
+    return interaction

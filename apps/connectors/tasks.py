@@ -19,3 +19,4 @@ def outbound_send_task(outbound_id: int) -> None:
 def channels_sweep_task() -> None:
     services.inbound_retry_due()
     services.outbound_retry_due()
+    services.bot_timeouts()

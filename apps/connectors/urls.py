@@ -11,5 +11,6 @@ urlpatterns = [
     ),
     path("meta/<uuid:key>/", views.meta_view, name="connectors-meta"),
     path("x/<uuid:key>/", views.x_view, name="connectors-x"),
+    path("fax/<uuid:key>/", views.fax_view, name="connectors-fax"),
     path("media/<str:token>/", views.media_view, name="connectors-media"),
 ]

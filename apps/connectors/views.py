@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.connectors import selectors, services
 from apps.connectors.models import Kind
-from apps.connectors.providers import meta, twilio_sms, x
+from apps.connectors.providers import fax, meta, twilio_sms, x
 from apps.connectors.providers.common import MEDIA_LINK_MAX_AGE
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -79,6 +79,24 @@ def x_view(request, key):
         items = x.items(request.body, account)
     except ValueError:
         return HttpResponse("Not JSON.", status=400, content_type="text/plain")
+    services.inbound_accept(account=account, items=items)
+    return HttpResponse(status=200)
+
+
+@csrf_exempt
+@require_POST
+def fax_view(request, key):
+    """A fax provider's delivery (multipart, signed with the account's webhook secret)."""
+    from django.core.exceptions import ValidationError
+
+    account = selectors.webhook_account(key=key, kinds=[Kind.FAX])
+    try:
+        items = fax.read(request, account)
+    except (ValueError, ValidationError) as exc:
+        message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        return HttpResponse(message, status=400, content_type="text/plain")
+    if items is None:
+        return _refused()
     services.inbound_accept(account=account, items=items)
     return HttpResponse(status=200)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.desk import chat, contacts, views
+from apps.desk import chat, contacts, documents, views
 
 urlpatterns = [
     path("", views.desk_view, name="desk"),
@@ -13,6 +13,7 @@ urlpatterns = [
     path("interactions/<int:pk>/close/", views.desk_close_view, name="desk-close"),
     path("interactions/<int:pk>/transfer/", views.desk_transfer_view, name="desk-transfer"),
     path("interactions/<int:pk>/consult/", views.desk_consult_view, name="desk-consult"),
+    path("interactions/<int:pk>/video/", views.desk_video_view, name="desk-video"),
     path(
         "participants/<int:pk>/<slug:action>/",
         views.desk_participant_view,
@@ -37,6 +38,7 @@ urlpatterns = [
     path("chat/with/<int:pk>/", chat.chat_direct_view, name="desk-chat-direct"),
     path("chat/files/<int:pk>/", chat.chat_file_view, name="desk-chat-file"),
     path("contacts/", contacts.contact_directory_view, name="desk-contacts"),
+    path("documents/new/", documents.document_new_view, name="desk-document-new"),
     path("contacts/<int:pk>/", contacts.contact_page_view, name="desk-contact"),
     path("supervisor/", views.supervisor_view, name="desk-supervisor"),
     path(

@@ -204,6 +204,15 @@ def _conversation_context(request, interaction) -> dict:
     return conversation_context(request.user, interaction)
 
 
+def _video_possible(interaction) -> bool:
+    from apps.connectors.services import VIDEO_FROM
+    from apps.core.features import feature_enabled
+
+    return interaction.channel in VIDEO_FROM and feature_enabled(
+        interaction.organization, "channel_video"
+    )
+
+
 def conversation_context(user, interaction) -> dict:
     """Everything the conversation page shows (the live socket re-renders it whole when the
     user's part in it changes: a colleague who took it over gets the agent's tools)."""
@@ -222,6 +231,7 @@ def conversation_context(user, interaction) -> dict:
             )
         ),
         "phones": [i.value for i in pop_phones(interaction)],
+        "video_possible": _video_possible(interaction),
         "queues": list(
             Queue.objects.filter(
                 organization_id=interaction.organization_id, is_active=True
@@ -389,6 +399,22 @@ def desk_transfer_view(request, pk: int):
         return _conversation_response(request, interaction, error_key="transfer_error", error=error)
     messages.success(request, _("Transferred."))
     return _go(request, reverse("desk"))
+
+
+@login_required
+@require_POST
+def desk_video_view(request, pk: int):
+    """Turn the conversation into a video call (the link goes to the customer)."""
+    from apps.connectors.services import video_call_start
+
+    _agent(request)
+    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
+    error = ""
+    try:
+        video_call_start(interaction=interaction, agent=request.user)
+    except ValidationError as exc:
+        error = _error_text(exc)
+    return _conversation_response(request, interaction, error_key="action_error", error=error)
 
 
 @login_required

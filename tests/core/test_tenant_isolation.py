@@ -53,6 +53,7 @@ EXEMPT = {
     "connectors-twilio-sms-status",
     "connectors-meta",
     "connectors-x",
+    "connectors-fax",
     # A signed, expiring link a provider fetches a file we send by (tests/connectors/test_admin.py
     # proves a forged or expired token is 404).
     "connectors-media",
@@ -270,6 +271,7 @@ OBJECT_CASES = [
     Case("desk-note", _interaction, methods=("post",)),
     Case("desk-follow-up-create", _interaction, methods=("post",)),
     Case("desk-consult", _interaction, methods=("post",)),
+    Case("desk-video", _interaction, methods=("post",)),
     *[
         Case("desk-participant", _participant, methods=("post",), extra=(("action", action),))
         for action in ("accept", "decline", "conference", "take-over", "end")

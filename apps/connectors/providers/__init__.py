@@ -8,9 +8,10 @@ from apps.connectors.models import Kind
 
 
 def provider_for(kind: str) -> ModuleType:
-    from apps.connectors.providers import meta, twilio_sms, x
+    from apps.connectors.providers import fax, meta, twilio_sms, x
 
     modules = {
+        Kind.FAX: fax,
         Kind.SMS: twilio_sms,
         Kind.WHATSAPP: meta,
         Kind.MESSENGER: meta,

@@ -124,13 +124,30 @@ def _receive(account, fields):
 def _keyword(account, message, keyword: str) -> None:
     """Opt-out, opt-in or help: the consent is recorded and the customer told once (in the
     transaction that stored their message, which happens once per provider message id)."""
-    from apps.contacts.models import Consent
-    from apps.contacts.services import consent_record
+    from django.utils import translation
+
     from apps.interactions.models import Direction, Message
     from apps.interactions.services import message_add
 
     interaction = message.interaction
     name = account.organization.name
+    with translation.override(interaction.language or account.organization.language):
+        reply = _reply(account, interaction, keyword, name)
+    # Through the outbox, like any reply; a system confirmation is the one message an
+    # opted-out customer may still get.
+    message_add(
+        interaction=interaction,
+        direction=Direction.OUTBOUND,
+        author_kind=Message.Author.SYSTEM,
+        body=reply,
+    )
+
+
+def _reply(account, interaction, keyword: str, name: str) -> str:
+    """Records the consent a keyword asks for; the text that confirms it (or the help)."""
+    from apps.contacts.models import Consent
+    from apps.contacts.services import consent_record
+
     if keyword in HELP:
         reply = account.config.get("help_text") or _(
             "%(name)s: reply STOP to stop receiving messages, START to receive them again."
@@ -152,14 +169,7 @@ def _keyword(account, message, keyword: str) -> None:
             reply = account.config.get("opt_in_reply") or _(
                 "You will receive messages from %(name)s again. Reply STOP to stop."
             ) % {"name": name}
-    # Through the outbox, like any reply; a system confirmation is the one message an
-    # opted-out customer may still get.
-    message_add(
-        interaction=interaction,
-        direction=Direction.OUTBOUND,
-        author_kind=Message.Author.SYSTEM,
-        body=reply,
-    )
+    return reply
 
 
 def _client(account) -> Client:
