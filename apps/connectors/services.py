@@ -777,3 +777,37 @@ def document_receive(
     if interaction_route_by_rules(interaction=interaction, actor=actor) is None and target:
         interaction_enqueue(interaction=interaction, queue=target, actor=actor)
     return interaction
+
+
+# --- WhatsApp templates (outside the 24-hour window) -------------------------------------------
+
+
+def whatsapp_templates(*, interaction: Interaction) -> list[dict]:
+    """The approved templates of the conversation's WhatsApp account (``config.templates``:
+    ``[{"name": "follow_up", "language": "en", "text": "Hello, …"}]``)."""
+    account = account_for_interaction(interaction) if interaction.channel == Kind.WHATSAPP else None
+    if account is None:
+        return []
+    return [
+        t for t in account.config.get("templates") or [] if isinstance(t, dict) and t.get("name")
+    ]
+
+
+def whatsapp_template_send(*, interaction: Interaction, agent, name: str) -> Message:
+    """Send one of the account's approved templates (the way back after 24 hours of silence)."""
+    from apps.interactions.services import message_add
+
+    template = next(
+        (t for t in whatsapp_templates(interaction=interaction) if t["name"] == name), None
+    )
+    if template is None:
+        raise ValidationError({"template": _("Choose one of the approved templates.")})
+    message, _created = message_add(
+        interaction=interaction,
+        direction=Direction.OUTBOUND,
+        author_kind=Message.Author.AGENT,
+        author=agent,
+        body=template.get("text") or name,
+        content={"template": name, "language": template.get("language", "")},
+    )
+    return message

@@ -14,6 +14,7 @@ urlpatterns = [
     path("interactions/<int:pk>/transfer/", views.desk_transfer_view, name="desk-transfer"),
     path("interactions/<int:pk>/consult/", views.desk_consult_view, name="desk-consult"),
     path("interactions/<int:pk>/video/", views.desk_video_view, name="desk-video"),
+    path("interactions/<int:pk>/template/", views.desk_template_view, name="desk-template"),
     path(
         "participants/<int:pk>/<slug:action>/",
         views.desk_participant_view,

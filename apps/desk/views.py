@@ -204,6 +204,19 @@ def _conversation_context(request, interaction) -> dict:
     return conversation_context(request.user, interaction)
 
 
+def _whatsapp_context(interaction) -> dict:
+    """On WhatsApp: whether free text may go (24-hour window) and the approved templates."""
+    if interaction.channel != "whatsapp":
+        return {}
+    from apps.connectors.providers.meta import whatsapp_window_open
+    from apps.connectors.services import whatsapp_templates
+
+    return {
+        "whatsapp_window_open": whatsapp_window_open(interaction),
+        "whatsapp_templates": whatsapp_templates(interaction=interaction),
+    }
+
+
 def _video_possible(interaction) -> bool:
     from apps.connectors.services import VIDEO_FROM
     from apps.core.features import feature_enabled
@@ -232,6 +245,7 @@ def conversation_context(user, interaction) -> dict:
         ),
         "phones": [i.value for i in pop_phones(interaction)],
         "video_possible": _video_possible(interaction),
+        **_whatsapp_context(interaction),
         "queues": list(
             Queue.objects.filter(
                 organization_id=interaction.organization_id, is_active=True
@@ -399,6 +413,24 @@ def desk_transfer_view(request, pk: int):
         return _conversation_response(request, interaction, error_key="transfer_error", error=error)
     messages.success(request, _("Transferred."))
     return _go(request, reverse("desk"))
+
+
+@login_required
+@require_POST
+def desk_template_view(request, pk: int):
+    """Send an approved WhatsApp template (free text is refused after 24 hours)."""
+    from apps.connectors.services import whatsapp_template_send
+
+    _agent(request)
+    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk)
+    error = ""
+    try:
+        whatsapp_template_send(
+            interaction=interaction, agent=request.user, name=request.POST.get("template", "")
+        )
+    except ValidationError as exc:
+        error = _error_text(exc)
+    return _conversation_response(request, interaction, error_key="reply_error", error=error)
 
 
 @login_required

@@ -358,3 +358,42 @@ def test_instagram_messages_arrive_on_their_channel(
         _post(client, instagram, payload)
     message = Message.objects.get()
     assert (message.channel, message.interaction.identity.kind) == ("instagram", "instagram")
+
+
+def test_the_desk_offers_the_approved_templates_once_the_window_closed(
+    client, whatsapp, provider, django_capture_on_commit_callbacks
+):
+    whatsapp.config = {
+        "templates": [
+            {"name": "follow_up", "language": "en", "text": "Hello, are you still there?"}
+        ]
+    }
+    whatsapp.save()
+    provider.on("POST", "/graph/106540352242922/messages", (200, {"messages": [{"id": "wamid.T"}]}))
+    old = str(int((timezone.now() - timedelta(hours=30)).timestamp()))
+    with django_capture_on_commit_callbacks(execute=True):
+        _post(client, whatsapp, _whatsapp([_text(ts=old)]))
+    interaction = Interaction.objects.get()
+    from apps.queues import services as queues
+    from apps.queues.models import Offer
+
+    offer = Offer.objects.get(interaction=interaction)
+    queues.offer_accept(offer=offer, agent=offer.agent)
+    client.force_login(offer.agent)
+    page = client.get(reverse("desk-interaction", args=[interaction.pk])).content.decode()
+    assert 'data-testid="whatsapp-window"' in page and "Hello, are you still there?" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("desk-template", args=[interaction.pk]),
+            {"template": "follow_up"},
+            HTTP_HX_REQUEST="true",
+        )
+    assert response.status_code == 200
+    sent = provider.made("POST", "/graph/106540352242922/messages")[0].json()
+    assert sent["template"] == {"name": "follow_up", "language": {"code": "en"}}
+    refused = client.post(
+        reverse("desk-template", args=[interaction.pk]),
+        {"template": "made_up"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert refused.status_code == 400 and "approved templates" in refused.content.decode()

@@ -272,6 +272,7 @@ OBJECT_CASES = [
     Case("desk-follow-up-create", _interaction, methods=("post",)),
     Case("desk-consult", _interaction, methods=("post",)),
     Case("desk-video", _interaction, methods=("post",)),
+    Case("desk-template", _interaction, methods=("post",)),
     *[
         Case("desk-participant", _participant, methods=("post",), extra=(("action", action),))
         for action in ("accept", "decline", "conference", "take-over", "end")

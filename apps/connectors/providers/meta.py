@@ -303,7 +303,7 @@ def _payload(outbound) -> list[dict]:
         base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
         template = message.content.get("template")
         if template:
-            language = message.content.get("language") or account.config.get("language", "en")
+            language = message.content.get("language") or account.config.get("language") or "en"
             bodies = [
                 {
                     **base,
