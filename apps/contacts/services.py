@@ -274,7 +274,8 @@ def contact_update(
     allow_crm_owned: bool = False,
     **fields: Any,
 ) -> Contact:
-    """Change a contact's fields; custom fields given are merged into the existing ones."""
+    """Change a contact's fields; custom fields given are merged into the existing ones (an
+    empty value, or None, clears that field)."""
     unknown = set(fields) - set(CONTACT_FIELDS) - {"external_id"}
     if unknown:
         raise ValidationError({k: _("This field cannot be changed here.") for k in unknown})
@@ -284,7 +285,8 @@ def contact_update(
         cleaned = custom_fields_clean(
             organization=contact.organization, values=custom_fields, allow_crm_owned=allow_crm_owned
         )
-        contact.custom_fields = {**contact.custom_fields, **cleaned}
+        merged = {**contact.custom_fields, **cleaned}
+        contact.custom_fields = {k: v for k, v in merged.items() if v is not None}
     if company_name is not None:
         contact.company = (
             Company.objects.get_or_create(organization=contact.organization, name=company_name)[0]

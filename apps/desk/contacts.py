@@ -53,7 +53,7 @@ def contact_page_view(request, pk: int):
                     last_name=request.POST.get("last_name", "").strip(),
                     language=request.POST.get("language", "").strip(),
                     time_zone=request.POST.get("time_zone", "").strip(),
-                    custom_fields={k: v for k, v in values.items() if v != ""},
+                    custom_fields=values,  # an emptied field is cleared
                     company_name=request.POST.get("company", ""),
                 )
             except ValidationError as exc:

@@ -640,8 +640,11 @@ def interaction_force_assign(*, interaction: Interaction, agent, actor) -> Offer
     interaction = (
         Interaction.objects.select_for_update(**engine.skip_locked(of_self=True))
         .select_related("queue")
-        .get(pk=interaction.pk)
+        .filter(pk=interaction.pk)
+        .first()
     )
+    if interaction is None:  # a router holds it this very moment
+        raise ValidationError(_("Someone else is changing this interaction; try again."))
     if interaction.state not in (State.QUEUED, State.OFFERED):
         raise ValidationError(_("Only a waiting interaction can be assigned."))
     now = timezone.now()

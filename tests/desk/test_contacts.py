@@ -68,3 +68,22 @@ def test_editing_a_contact_validates_and_keeps_crm_owned_fields(login, agent_a, 
     )
     assert contact.company.name == "Analytical Engines"
     assert contact.custom_fields == {"account": "AC-1", "plan": "Gold"}
+
+
+def test_an_agent_clears_a_custom_field(login, agent_a, org_a):
+    from django.urls import reverse
+
+    from apps.contacts.models import Contact, ContactField
+
+    ContactField.objects.create(organization=org_a, key="plan", label="Plan")
+    contact = Contact.objects.create(
+        organization=org_a, first_name="Ada", custom_fields={"plan": "gold"}
+    )
+    client = login(agent_a)
+    response = client.post(
+        reverse("desk-contact", args=[contact.pk]),
+        {"first_name": "Ada", "last_name": "", "cf_plan": ""},
+    )
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert contact.custom_fields == {}
