@@ -245,9 +245,11 @@ def _thread_for(account: ChannelAccount, contact, identity) -> Interaction | Non
     )
 
 
-def conversation_start(*, account: ChannelAccount, contact, identity, subject: str = ""):
+def conversation_start(
+    *, account: ChannelAccount, contact, identity, subject: str = "", continues=None
+):
     """A new inbound interaction on the account's channel, routed (by the routing rules,
-    else to the account's queue)."""
+    else to the account's queue). ``continues``: the closed one it carries on (e-mail)."""
     from apps.interactions.services import interaction_create
     from apps.queues.services import interaction_enqueue, interaction_route_by_rules
 
@@ -258,6 +260,7 @@ def conversation_start(*, account: ChannelAccount, contact, identity, subject: s
         contact=contact,
         identity=identity,
         subject=subject,
+        continues=continues,
         data={"account": account.pk},
     )
     Interaction.objects.filter(pk=interaction.pk).update(channel_account=account)
@@ -342,7 +345,7 @@ def delivery_update(*, account: ChannelAccount, provider_id: str, status: str, e
 
 # --- Outbound -----------------------------------------------------------------------------------
 
-SENDABLE = {Kind.SMS, Kind.WHATSAPP, Kind.MESSENGER, Kind.INSTAGRAM, Kind.X}
+SENDABLE = {Kind.SMS, Kind.WHATSAPP, Kind.MESSENGER, Kind.INSTAGRAM, Kind.X, Kind.EMAIL}
 
 
 def account_for_interaction(interaction: Interaction) -> ChannelAccount | None:
