@@ -467,3 +467,78 @@ def test_another_organizations_thread_is_never_joined(
         _postmark(client, mail(to=other.address, in_reply_to=first_id))
     assert Interaction.objects.filter(organization=other.organization).count() == 1
     assert Identity.objects.filter(value=CUSTOMER).count() == 2
+
+
+def test_a_mail_too_large_is_taken_with_its_headers_only(
+    mailbox, dovecot, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_MAX_BYTES = 2000
+    big = mail(to=mailbox.address, attachment=("photo.png", "image/png", b"\x89PNG" * 2000))
+    deliver(mailbox, dovecot, big)
+    assert poll(django_capture_on_commit_callbacks) == 1
+    message = Message.objects.get()
+    assert "only its headers" in message.body and not message.attachments.exists()
+    assert message.interaction.subject == "My order is late"
+
+
+def test_mail_from_our_own_mailbox_is_ignored_and_no_ack_without_an_outgoing_server(
+    client, webhook_mailbox, smtp, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _postmark(client, mail(sender=webhook_mailbox.address, to=webhook_mailbox.address))
+    assert InboundEvent.objects.get().status == InboundEvent.Status.IGNORED
+    assert not Message.objects.exists()
+    webhook_mailbox.config = {"auto_ack": "Thanks!"}  # nothing to send it with
+    webhook_mailbox.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        _postmark(client, mail(to=webhook_mailbox.address))
+    assert Message.objects.get().direction == "inbound" and smtp.received == []
+
+
+def test_replies_can_leave_through_an_esp_api_with_anymail(
+    client, webhook_mailbox, provider, django_capture_on_commit_callbacks
+):
+    webhook_mailbox.config = {
+        "esp": "postmark",
+        "esp_api_url": f"{provider.url}/postmark/",
+        "from_name": "Acme",
+    }
+    webhook_mailbox.set_secrets({"esp_api_key": "postmark-server-token"})
+    webhook_mailbox.save()
+    accepted = {"To": CUSTOMER, "SubmittedAt": "2026-01-01T00:00:00Z", "ErrorCode": 0}
+    provider.on(
+        "POST",
+        "/postmark/email",
+        (200, {**accepted, "MessageID": "0a129aee-e1cd-480d-b08d-4f48548ff48d", "Message": "OK"}),
+        (
+            422,
+            {
+                "ErrorCode": 406,
+                "Message": "You tried to send to a recipient that has been marked as inactive.\n"
+                f"Found inactive addresses: {CUSTOMER}.\nInactive recipients are ones that "
+                "have generated a hard bounce or a spam complaint.",
+            },
+        ),
+    )
+    interaction = _conversation(client, django_capture_on_commit_callbacks, webhook_mailbox)
+    inbound = interaction.messages.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        reply, _ = message_add(
+            interaction=interaction, direction="outbound", author_kind="agent", body="Hello!"
+        )
+    call = provider.made("POST", "/postmark/email")[0]
+    assert call.headers["X-Postmark-Server-Token"] == "postmark-server-token"
+    sent = call.json()
+    assert sent["From"] == f"Acme <{webhook_mailbox.address}>" and sent["To"] == CUSTOMER
+    assert sent["Subject"] == "Re: My order is late" and sent["TextBody"] == "Hello!"
+    headers = {h["Name"]: h["Value"] for h in sent["Headers"]}
+    assert headers["In-Reply-To"] == inbound.provider_id
+    reply.refresh_from_db()
+    assert reply.delivery_status == "sent" and reply.provider_id == headers["Message-ID"]
+    # A refusal by the ESP's API (4xx) fails the message with its reason.
+    with django_capture_on_commit_callbacks(execute=True):
+        refused, _ = message_add(
+            interaction=interaction, direction="outbound", author_kind="agent", body="Again"
+        )
+    refused.refresh_from_db()
+    assert refused.delivery_status == "failed" and "marked as inactive" in refused.error

@@ -35,6 +35,7 @@ import smtplib
 import uuid
 from email.utils import formataddr
 
+from anymail.exceptions import AnymailRecipientsRefused
 from anymail.inbound import AnymailInboundMessage
 from anymail.signals import inbound
 from django.conf import settings
@@ -47,16 +48,15 @@ from django.utils.translation import gettext as _
 logger = logging.getLogger(__name__)
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-ESP_BACKENDS = {  # config.esp → anymail backend (its credentials: secret ``esp_api_key``)
-    "amazon_ses": "anymail.backends.amazon_ses.EmailBackend",
-    "brevo": "anymail.backends.brevo.EmailBackend",
-    "mailersend": "anymail.backends.mailersend.EmailBackend",
-    "mailgun": "anymail.backends.mailgun.EmailBackend",
-    "mailjet": "anymail.backends.mailjet.EmailBackend",
-    "postmark": "anymail.backends.postmark.EmailBackend",
-    "resend": "anymail.backends.resend.EmailBackend",
-    "sendgrid": "anymail.backends.sendgrid.EmailBackend",
-    "sparkpost": "anymail.backends.sparkpost.EmailBackend",
+# config.esp → (anymail backend, the name it gives the credential): the secret ``esp_api_key``.
+ESP_BACKENDS = {
+    "brevo": ("anymail.backends.brevo.EmailBackend", "api_key"),
+    "mailersend": ("anymail.backends.mailersend.EmailBackend", "api_token"),
+    "mailgun": ("anymail.backends.mailgun.EmailBackend", "api_key"),
+    "postmark": ("anymail.backends.postmark.EmailBackend", "server_token"),
+    "resend": ("anymail.backends.resend.EmailBackend", "api_key"),
+    "sendgrid": ("anymail.backends.sendgrid.EmailBackend", "api_key"),
+    "sparkpost": ("anymail.backends.sparkpost.EmailBackend", "api_key"),
 }
 TIMEOUT = 30  # seconds for one IMAP or SMTP exchange
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
@@ -180,8 +180,8 @@ def handle(event):
     parsed = AnymailInboundMessage.parse_raw_mime_bytes(raw)
     account = event.account
     sender, name = _address(parsed.from_email)
-    if not sender or sender.lower() == account.address.lower():
-        return "ignored"  # no sender to answer, or our own mail coming back
+    if not sender or _is_ours(account, sender):
+        return "ignored"  # no sender to answer, or our own mail coming back (no loops)
     ids = message_ids(parsed.get("Message-ID"))
     message_id = ids[0] if ids else event.external_id
     references = message_ids(parsed.get_all("References")) + message_ids(
@@ -226,6 +226,20 @@ def handle(event):
         files=files,
         automatic=is_automatic(parsed),
     )
+
+
+def _is_ours(account, address: str) -> bool:
+    """One of the organization's own mailboxes (another organization's is a customer like
+    any other: loops between two are stopped by ``Auto-Submitted``)."""
+    from apps.connectors.models import ChannelAccount, Kind
+
+    return ChannelAccount.objects.filter(
+        organization_id=account.organization_id, kind=Kind.EMAIL, address__iexact=address
+    ).exists()
+
+
+def can_send(account) -> bool:
+    return bool(account.config.get("smtp_host") or account.config.get("esp"))
 
 
 def _referenced(account, references: list[str]):
@@ -318,7 +332,7 @@ def _receive(
             transaction.set_rollback(True)  # nothing of this attempt is kept
             return "ignored"
         ack = (account.config.get("auto_ack") or "").strip()
-        if started and ack and not automatic:
+        if started and ack and not automatic and can_send(account):
             message_add(
                 interaction=thread,
                 direction=Direction.OUTBOUND,
@@ -461,7 +475,10 @@ def anymail_inbound(sender, event, esp_name, **kwargs):
     recipients = set(_addresses(message, "to", "cc", "bcc"))
     if getattr(message, "envelope_recipient", None):
         recipients.add(str(message.envelope_recipient).strip().lower())
-    raw = message.as_bytes()
+    try:
+        raw = message.as_bytes()
+    except (UnicodeError, LookupError):  # an ESP's parsed fields in a broken charset
+        raw = message.as_string().encode("utf-8", "replace")
     accounts = [
         account
         for account in ChannelAccount.objects.select_related("organization").filter(
@@ -499,7 +516,11 @@ def _connection(account):
             from apps.connectors.services import SendError
 
             raise SendError(f"Unknown ESP {esp!r}", permanent=True)
-        return get_connection(ESP_BACKENDS[esp], api_key=account.secret("esp_api_key"))
+        backend, credential = ESP_BACKENDS[esp]
+        options = {credential: account.secret("esp_api_key")}
+        if config.get("esp_api_url"):  # a region's endpoint, a sandbox
+            options["api_url"] = config["esp_api_url"]
+        return get_connection(backend, fail_silently=False, **options)
     security = config.get("smtp_security", "starttls")  # starttls | ssl | none
     port = int(config.get("smtp_port") or {"ssl": 465, "starttls": 587}.get(security, 25))
     password = account.secret("smtp_password") or account.secret("password")
@@ -542,9 +563,12 @@ def _deliver(email) -> None:
         ) from exc
     except SendError:
         raise
+    except AnymailRecipientsRefused as exc:  # the ESP knows them as bounced, unsubscribed…
+        answer = getattr(exc.response, "text", "") or str(exc)
+        raise SendError(f"The ESP refused the recipient: {answer}"[:500], permanent=True) from exc
     except Exception as exc:  # the network, TLS, an ESP outage: try again later
-        status = getattr(exc, "status_code", None)
-        permanent = status is not None and 400 <= int(status) < 500  # an ESP refusing it
+        status = getattr(exc, "status_code", None)  # an ESP's API answer
+        permanent = status is not None and 400 <= int(status) < 500 and status not in (408, 429)
         raise SendError(f"{type(exc).__name__}: {exc}"[:500], permanent=permanent) from exc
 
 
@@ -628,9 +652,7 @@ def email_send_plain(*, organization, to: str, subject: str, body: str, account=
         candidates = ChannelAccount.objects.filter(
             organization=organization, kind=Kind.EMAIL, is_active=True
         ).order_by("pk")
-        account = next(
-            (a for a in candidates if a.config.get("smtp_host") or a.config.get("esp")), None
-        )
+        account = next((a for a in candidates if can_send(a)), None)
     if account is None or account.organization_id != organization.pk:
         raise SendError("The organization has no mailbox that can send.", permanent=True)
     message_id = f"<{uuid.uuid4().hex}@{_domain(account)}>"
