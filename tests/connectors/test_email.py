@@ -542,3 +542,16 @@ def test_replies_can_leave_through_an_esp_api_with_anymail(
         )
     refused.refresh_from_db()
     assert refused.delivery_status == "failed" and "marked as inactive" in refused.error
+
+
+def test_email_send_plain_task_retries_a_temporary_refusal(webhook_mailbox, smtp):
+    from apps.connectors.tasks import email_send_plain_task
+
+    smtp.rcpt_answers.append("421 4.7.0 Too busy, try again")
+    # Run as a worker would (a retry is run again, here at once, instead of raised).
+    result = email_send_plain_task.apply(
+        args=[webhook_mailbox.organization_id, "visitor@customer.example", "Transcript", "Hi"],
+        throw=False,
+    )
+    assert result.successful()
+    assert [rcpt for _from, rcpt, _mail in smtp.received] == [["visitor@customer.example"]]
