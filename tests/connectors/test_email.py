@@ -555,3 +555,28 @@ def test_email_send_plain_task_retries_a_temporary_refusal(webhook_mailbox, smtp
     )
     assert result.successful()
     assert [rcpt for _from, rcpt, _mail in smtp.received] == [["visitor@customer.example"]]
+
+
+def test_once_caught_up_mail_already_read_in_another_client_is_taken_too(
+    mailbox, dovecot, django_capture_on_commit_callbacks
+):
+    assert poll(django_capture_on_commit_callbacks) == 0  # an empty mailbox: caught up
+    client = imap(mailbox, dovecot)
+    client.append("INBOX", mail(to=mailbox.address), flags=[b"\\Seen"])
+    client.logout()
+    assert poll(django_capture_on_commit_callbacks) == 1
+    assert MailboxState.objects.get(account=mailbox).last_uid == 1
+
+
+def test_a_first_poll_takes_unread_mail_in_batches_and_leaves_mail_read_before(
+    mailbox, dovecot, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_POLL_BATCH = 1
+    client = imap(mailbox, dovecot)
+    client.append("INBOX", mail(to=mailbox.address, subject="Old, read"), flags=[b"\\Seen"])
+    client.append("INBOX", mail(to=mailbox.address, subject="First"))
+    client.append("INBOX", mail(to=mailbox.address, subject="Second"))
+    client.logout()
+    assert [poll(django_capture_on_commit_callbacks) for _ in range(3)] == [1, 1, 0]
+    assert set(Interaction.objects.values_list("subject", flat=True)) == {"First", "Second"}
+    assert MailboxState.objects.get(account=mailbox).last_uid == 3

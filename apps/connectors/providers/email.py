@@ -312,7 +312,7 @@ def _receive(
                 account=account,
                 contact=contact,
                 identity=identity,
-                subject=subject or _("(no subject)"),
+                subject=subject,
                 continues=continues,
             )
         message, created = message_receive(
@@ -376,16 +376,19 @@ def mailbox_poll(*, account, now=None) -> int:
     try:
         info = client.select_folder(account.config.get("imap_folder") or "INBOX")
         validity = int(info[b"UIDVALIDITY"])
-        last = state.last_uid if state.uidvalidity == validity else 0
-        if last:
+        synced = state.uidvalidity == validity
+        last = state.last_uid if synced else 0
+        if synced:
             # "UID n:*" always matches the highest UID, even below n (RFC 3501): filter.
             uids = [uid for uid in client.search(["UID", f"{last + 1}:*"]) if uid > last]
         else:
             # First poll, or UIDVALIDITY changed: the UIDs mean nothing, take what is unread
-            # (what was stored before is recognised by its Message-ID and dropped).
-            if state.uidvalidity not in (None, validity):
+            # (what was stored before is recognised by its Message-ID and dropped) until
+            # caught up; from then on, everything above the last UID.
+            if state.uidvalidity is not None:
                 logger.warning("email.uidvalidity_changed", extra={"account": account.pk})
             uids = client.search(["UNSEEN"])
+        everything = len(uids) <= settings.EMAIL_POLL_BATCH
         uids = sorted(uids)[: settings.EMAIL_POLL_BATCH]
         for start in range(0, len(uids), 20):
             chunk = uids[start : start + 20]
@@ -409,14 +412,17 @@ def mailbox_poll(*, account, now=None) -> int:
                     )
             with transaction.atomic():
                 new += inbound_accept(account=account, items=items)
-                MailboxState.objects.filter(pk=state.pk).update(
-                    uidvalidity=validity, last_uid=max(chunk), polled_at=now, last_error=""
-                )
+                if synced:
+                    MailboxState.objects.filter(pk=state.pk).update(last_uid=max(chunk))
             client.add_flags(chunk, [SEEN])  # only once the items are committed
-        if not uids:
-            MailboxState.objects.filter(pk=state.pk).update(
-                uidvalidity=validity, last_uid=last, polled_at=now, last_error=""
-            )
+        if uids:
+            last = uids[-1]
+        if everything and info.get(b"UIDNEXT"):
+            last = max(last, int(info[b"UIDNEXT"]) - 1)
+        fields = {"polled_at": now, "last_error": ""}
+        if synced or everything:  # else: the next poll goes on with what is still unread
+            fields.update(uidvalidity=validity, last_uid=last)
+        MailboxState.objects.filter(pk=state.pk).update(**fields)
     finally:
         try:
             client.logout()
