@@ -580,3 +580,16 @@ def test_a_first_poll_takes_unread_mail_in_batches_and_leaves_mail_read_before(
     assert [poll(django_capture_on_commit_callbacks) for _ in range(3)] == [1, 1, 0]
     assert set(Interaction.objects.values_list("subject", flat=True)) == {"First", "Second"}
     assert MailboxState.objects.get(account=mailbox).last_uid == 3
+
+
+def test_a_mail_to_two_organizations_mailboxes_reaches_each_once(
+    client, webhook_mailbox, django_capture_on_commit_callbacks
+):
+    other = channel_account("email", address="Desk@Other.example", config={"smtp_host": "x"})
+    raw = mail(to=webhook_mailbox.address.upper(), headers={"Cc": "desk@other.example"})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _postmark(client, raw).status_code == 200
+    inbound = Message.objects.filter(direction="inbound")
+    assert sorted(inbound.values_list("organization_id", flat=True)) == sorted(
+        [webhook_mailbox.organization_id, other.organization_id]
+    )

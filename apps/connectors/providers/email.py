@@ -472,6 +472,8 @@ def mailboxes_poll(*, now=None) -> int:
 def anymail_inbound(sender, event, esp_name, **kwargs):
     """An ESP posted a mail (anymail checked the basic auth): stored once for each of our
     mailboxes it was addressed to, processed in a task. Refused when no secret is set."""
+    from django.db.models import Q
+
     from apps.connectors.models import ChannelAccount, Kind
     from apps.connectors.services import inbound_accept
 
@@ -485,13 +487,18 @@ def anymail_inbound(sender, event, esp_name, **kwargs):
         raw = message.as_bytes()
     except (UnicodeError, LookupError):  # an ESP's parsed fields in a broken charset
         raw = message.as_string().encode("utf-8", "replace")
-    accounts = [
-        account
-        for account in ChannelAccount.objects.select_related("organization").filter(
-            kind=Kind.EMAIL, is_active=True, organization__is_active=True
+    addressed = Q()
+    for recipient in recipients:
+        addressed |= Q(address__iexact=recipient)
+    accounts = (
+        list(
+            ChannelAccount.objects.select_related("organization").filter(
+                addressed, kind=Kind.EMAIL, is_active=True, organization__is_active=True
+            )
         )
-        if account.address and account.address.lower() in recipients
-    ]
+        if recipients
+        else []
+    )
     if not accounts:
         logger.info("email.inbound_no_mailbox", extra={"esp": esp_name})
     for account in accounts:
