@@ -1,8 +1,9 @@
 """E-mail: a mailbox per channel account, read over IMAP or fed by an ESP, answered over SMTP.
 
-In, two ways, one format: ``mailbox_poll`` fetches new messages by UID over IMAP
-(``BODY.PEEK[]``, so nothing is marked read before it is stored; ``\\Seen`` is set once
-``inbound_accept`` has committed), and ``anymail_inbound`` receives django-anymail's
+In, two ways, one format: ``mailbox_poll`` fetches new messages over IMAP (``BODY.PEEK[]``,
+so nothing is marked read before it is stored; ``\\Seen`` is set once ``inbound_accept`` has
+committed): the unread ones until caught up, then every UID above the last one taken (the
+folder's UIDVALIDITY changing starts that over), and ``anymail_inbound`` receives django-anymail's
 ``inbound`` signal (any ESP's inbound webhook, HTTP basic auth). Both store an ``Item`` keyed
 by the Message-ID (else a hash of the bytes) with the raw MIME in base64: replays, a second
 poll or the same mail by both paths store one event.
@@ -18,7 +19,8 @@ made text). An auto-acknowledgement (``config.auto_ack``) answers a new conversa
 never an automatic or bulk mail (RFC 3834 ``Auto-Submitted``, ``Precedence``, lists, bounces).
 
 Out: ``send`` over the mailbox's SMTP server (``config.smtp_*``, secret ``smtp_password``
-else ``password``) with Django's ``EmailMessage``: From the mailbox, Subject "Re: …" of the
+else ``password``), or an ESP's API through anymail (``config.esp``, secret ``esp_api_key``),
+with Django's ``EmailMessage``: From the mailbox, Subject "Re: …" of the
 thread, In-Reply-To / References of the customer's last mail, a generated Message-ID (stored as
 the message's provider id, so the customer's reply finds its thread), the signature and the
 files. ``email_send_plain`` sends one e-mail outside any conversation (a chat transcript).
