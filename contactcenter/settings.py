@@ -219,6 +219,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.connectors.tasks.channels_sweep_task",
         "schedule": timedelta(seconds=30),
     },
+    "email-poll": {
+        "task": "apps.connectors.tasks.email_poll_task",
+        "schedule": timedelta(seconds=env.int("EMAIL_POLL_SECONDS", default=60)),
+    },
 }
 
 # --- Auth -------------------------------------------------------------------------------------
@@ -280,6 +284,22 @@ META_GRAPH_URL = env.str("META_GRAPH_URL", default="https://graph.facebook.com/v
 X_API_URL = env.str("X_API_URL", default="https://api.x.com/2").rstrip("/")
 # Video calls: rooms on a Jitsi-compatible server (a self-hosted Jitsi Meet, or meet.jit.si).
 VIDEO_BASE_URL = env.str("VIDEO_BASE_URL", default="https://meet.jit.si").rstrip("/")
+# E-mail channel: mailboxes polled over IMAP every EMAIL_POLL_SECONDS (at most EMAIL_POLL_BATCH
+# messages each time); a message larger than EMAIL_MAX_BYTES is taken with its headers only.
+# ESP inbound webhooks (django-anymail, under /hooks/anymail/<esp>/inbound/) need HTTP basic
+# auth: ANYMAIL_WEBHOOK_SECRET="user:password" (comma-separated for a rotation); unset, they
+# refuse everything. Any other ANYMAIL_<NAME> variable becomes anymail's setting <NAME> (e.g.
+# ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY, which Mailgun's inbound webhook needs).
+EMAIL_POLL_SECONDS = env.int("EMAIL_POLL_SECONDS", default=60)
+EMAIL_POLL_BATCH = env.int("EMAIL_POLL_BATCH", default=200)
+EMAIL_MAX_BYTES = env.int("EMAIL_MAX_BYTES", default=30 * 1024 * 1024)
+ANYMAIL = {
+    **{
+        name.removeprefix("ANYMAIL_"): _secret(name)
+        for name in {n.removesuffix("_FILE") for n in os.environ if n.startswith("ANYMAIL_")}
+    },
+    "WEBHOOK_SECRET": [s for s in (_secret("ANYMAIL_WEBHOOK_SECRET") or "").split(",") if s],
+}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

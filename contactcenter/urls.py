@@ -64,6 +64,7 @@ urlpatterns = [
     path("notifications/", include("apps.notifications.urls")),
     path("desk/", include("apps.desk.urls")),
     path("hooks/", include("apps.connectors.urls")),
+    path("hooks/anymail/", include("anymail.urls")),  # ESP inbound e-mail (basic auth)
     path("admin/", admin.site.urls),
     path(
         "api/schema/",

@@ -20,7 +20,7 @@ SECRETS = {
     Kind.MESSENGER: ["app_secret", "verify_token", "access_token"],
     Kind.INSTAGRAM: ["app_secret", "verify_token", "access_token"],
     Kind.X: ["consumer_secret", "access_token"],
-    Kind.EMAIL: ["password"],
+    Kind.EMAIL: ["password", "smtp_password", "esp_api_key"],
     Kind.FAX: ["webhook_secret"],
     Kind.WEBCHAT: [],
 }

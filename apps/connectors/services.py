@@ -252,10 +252,12 @@ def _route(account: ChannelAccount, interaction: Interaction) -> None:
         interaction_enqueue(interaction=interaction, queue=account.queue)
 
 
-def conversation_start(*, account: ChannelAccount, contact, identity, subject: str = ""):
+def conversation_start(
+    *, account: ChannelAccount, contact, identity, subject: str = "", continues=None
+):
     """A new inbound interaction on the account's channel: the greeting bot talks first when
     the account has one (``config.greeting``), else it is routed at once (by the routing
-    rules, else to the account's queue)."""
+    rules, else to the account's queue). ``continues``: the closed one it carries on (e-mail)."""
     from apps.interactions.services import interaction_create
 
     interaction = interaction_create(
@@ -265,6 +267,7 @@ def conversation_start(*, account: ChannelAccount, contact, identity, subject: s
         contact=contact,
         identity=identity,
         subject=subject,
+        continues=continues,
         data={"account": account.pk},
     )
     Interaction.objects.filter(pk=interaction.pk).update(channel_account=account)
@@ -470,7 +473,7 @@ def delivery_update(*, account: ChannelAccount, provider_id: str, status: str, e
 
 # --- Outbound -----------------------------------------------------------------------------------
 
-SENDABLE = {Kind.SMS, Kind.WHATSAPP, Kind.MESSENGER, Kind.INSTAGRAM, Kind.X}
+SENDABLE = {Kind.SMS, Kind.WHATSAPP, Kind.MESSENGER, Kind.INSTAGRAM, Kind.X, Kind.EMAIL}
 
 
 def account_for_interaction(interaction: Interaction) -> ChannelAccount | None:
