@@ -451,7 +451,7 @@ TENANT_ADMINS = [model for model in admin.site._registry if issubclass(model, Te
 
 def _admin_object(model, org, owner):
     from apps.campaigns.models import Campaign
-    from apps.connectors.models import InboundEvent
+    from apps.connectors.models import InboundEvent, MailboxState
     from apps.flows.models import Flow
     from apps.interactions.services import event_record
     from apps.queues.models import AgentSkill, BusinessHours
@@ -476,6 +476,9 @@ def _admin_object(model, org, owner):
             payload={},
         ),
         "Outbound": _outbound,
+        "MailboxState": lambda o, owner: MailboxState.objects.create(
+            organization=o, account=_channel_account(o, owner)
+        ),
         "ChatRoom": _chat_room,
         "ChatMessage": _chat_file,
         "Team": _team,
