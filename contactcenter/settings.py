@@ -278,6 +278,15 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
 TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="")
 META_GRAPH_URL = env.str("META_GRAPH_URL", default="https://graph.facebook.com/v21.0").rstrip("/")
 X_API_URL = env.str("X_API_URL", default="https://api.x.com/2").rstrip("/")
+# Web chat widget (apps/connectors/webchat.py): limits per visitor token, per address, per hour.
+WEBCHAT_MESSAGE_MAX_CHARS = env.int("WEBCHAT_MESSAGE_MAX_CHARS", default=2000)
+WEBCHAT_MESSAGES_PER_MINUTE = env.int("WEBCHAT_MESSAGES_PER_MINUTE", default=20)
+WEBCHAT_MESSAGES_PER_MINUTE_PER_IP = env.int("WEBCHAT_MESSAGES_PER_MINUTE_PER_IP", default=60)
+WEBCHAT_CONVERSATIONS_PER_HOUR_PER_IP = env.int("WEBCHAT_CONVERSATIONS_PER_HOUR_PER_IP", default=10)
+WEBCHAT_TRANSCRIPTS_PER_HOUR = env.int("WEBCHAT_TRANSCRIPTS_PER_HOUR", default=3)
+WEBCHAT_CALLBACK_MAX_DAYS = env.int("WEBCHAT_CALLBACK_MAX_DAYS", default=30)
+# Seconds between two checks of a waiting visitor's place in line (sent when it changes).
+WEBCHAT_STATUS_SECONDS = env.float("WEBCHAT_STATUS_SECONDS", default=5.0)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -62,6 +62,7 @@ urlpatterns = [
     path("notifications/", include("apps.notifications.urls")),
     path("desk/", include("apps.desk.urls")),
     path("hooks/", include("apps.connectors.urls")),
+    path("widget/", include("apps.connectors.webchat_urls")),
     path("admin/", admin.site.urls),
     path(
         "api/schema/",

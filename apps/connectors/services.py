@@ -366,6 +366,10 @@ def outbound_enqueue(*, message: Message) -> Outbound | None:
     from apps.contacts.selectors import contact_can_be_contacted
 
     interaction = message.interaction
+    if interaction.channel == Kind.WEBCHAT:  # no provider: the visitor's socket
+        from apps.connectors.webchat import webchat_deliver
+
+        return webchat_deliver(message=message)
     if interaction.channel not in SENDABLE:
         return None
     if message.author_kind != Message.Author.SYSTEM and not contact_can_be_contacted(
