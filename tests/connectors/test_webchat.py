@@ -356,3 +356,32 @@ def test_a_queue_without_business_hours_is_open(account):
     assert webchat.webchat_is_open(account=account)
     other = QueueFactory(organization=account.organization)
     assert other.business_hours_id is None
+
+
+def test_another_organization_widget_shows_nothing_of_this_visitor(client, account):
+    other = channel_account("webchat", config={"allowed_origins": [SITE]})
+    assert other.organization_id != account.organization_id
+    _start(client, account, message="Mine")
+    agent = agent_in_queue(account.queue)
+    message_add_with_files(
+        interaction=Interaction.objects.get(),
+        author=agent,
+        body="File",
+        files=[SimpleUploadedFile("a.pdf", b"%PDF", content_type="application/pdf")],
+    )
+    history = client.get(
+        reverse("webchat-history", kwargs={"key": account.key}),
+        HTTP_ORIGIN=SITE,
+        HTTP_X_VISITOR_TOKEN=TOKEN,
+    ).json()
+    link = history["messages"][-1]["files"][0]["url"]
+    through_other = client.get(
+        reverse("webchat-history", kwargs={"key": other.key}),
+        HTTP_ORIGIN=SITE,
+        HTTP_X_VISITOR_TOKEN=TOKEN,
+    ).json()
+    assert through_other["messages"] == [] and through_other["status"]["state"] == "none"
+    forged = link.replace(str(account.key), str(other.key))
+    assert client.get(forged).status_code == 404
+    with pytest.raises(Exception, match="ended"):
+        webchat.webchat_visitor_message(account=other, token=TOKEN, body="x", client_id="c1")
