@@ -106,6 +106,10 @@ class ChannelAccountAdmin(TenantAdmin):
             Kind.MESSENGER: [("connectors-meta", _("callback URL"))],
             Kind.INSTAGRAM: [("connectors-meta", _("callback URL"))],
             Kind.X: [("connectors-x", _("webhook URL"))],
+            Kind.WEBCHAT: [
+                ("webchat-script", _("widget script (in a script tag on your site)")),
+                ("webchat-demo", _("demo page")),
+            ],
         }.get(account.kind, [])
         rows = [
             (label, absolute(path) or path)

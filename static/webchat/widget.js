@@ -104,9 +104,10 @@
     "li .who{display:block;font-size:11px;opacity:.75}li .meta{display:block;font-size:10px;opacity:.75;text-align:right}",
     "li.failed{background:#fde8e8;color:#b42318}",
     ".typing{min-height:16px;font-size:12px;font-style:italic;color:#555;padding:0 12px}",
-    ".composer{display:flex;gap:6px;padding:8px 12px;border-top:1px solid #ddd;align-items:flex-end}",
+    ".composer{display:flex;flex-direction:row;gap:6px;padding:8px 12px;border-top:1px solid #ddd;align-items:flex-end}",
     ".composer textarea{flex:1;resize:none;height:40px}",
-    ".composer label.file{cursor:pointer;font-size:18px;color:#555}.composer input[type=file]{display:none}",
+    ".composer label.file{cursor:pointer;color:#555;padding:8px 2px}.composer label.file svg{width:18px;height:18px;display:block}",
+    ".composer input[type=file]{display:none}",
     ".modes{display:flex;gap:10px}.modes label{font-size:13px;color:#1b1b1b}.modes input{width:auto}"
   ].join("");
 
@@ -120,6 +121,21 @@
     Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]); });
     if (text !== undefined && text !== null) { node.textContent = String(text); }
     return node;
+  }
+
+  function clipIcon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5");
+    path.setAttribute("fill", "none");
+    path.setAttribute("stroke", "currentColor");
+    path.setAttribute("stroke-width", "1.8");
+    path.setAttribute("stroke-linecap", "round");
+    svg.appendChild(path);
+    return svg;
   }
 
   function field(form, name, type, required) {
@@ -269,7 +285,8 @@
     var composer = el("form", {"class": "composer"});
     ui.input = el("textarea", {"aria-label": t("message"), placeholder: t("placeholder"), "data-testid": "webchat-input"});
     ui.input.maxLength = config.max_chars;
-    var fileLabel = el("label", {"class": "file", title: t("attach")}, "📎");
+    var fileLabel = el("label", {"class": "file", title: t("attach")});
+    fileLabel.appendChild(clipIcon());
     var file = el("input", {type: "file", "aria-label": t("attach"), "data-testid": "webchat-file"});
     fileLabel.appendChild(file);
     var send = el("button", {"class": "primary", type: "submit", "data-testid": "webchat-send"}, t("send"));
@@ -338,6 +355,7 @@
     if (message.mine && message.client_id) { dropOutbox(message.client_id); }
     ui.body.scrollTop = ui.body.scrollHeight;
     if (!message.mine) {
+      if (ui.typing) { ui.typing.textContent = ""; }  // what they typed has arrived
       if (message.status === "read") { receipted[message.id] = "read"; }
       else if (message.status === "delivered") { receipted[message.id] = receipted[message.id] || "delivered"; }
       sendReceipts();
