@@ -102,6 +102,13 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
             except Exception:  # a database hiccup: the next round tries again
                 logger.warning("webchat.status_failed", exc_info=True)
 
+    @classmethod
+    async def decode_json(cls, text_data):
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:  # not JSON: ignored, the socket stays
+            return None
+
     async def receive_json(self, content, **kwargs) -> None:
         from apps.connectors import webchat
 

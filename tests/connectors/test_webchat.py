@@ -27,9 +27,15 @@ SITE = "https://shop.example.com"
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()  # rate-limit counters of one test must not leak into the next
-    yield
+def _fresh_cache(settings):
+    # Limits count in the cache: each test gets its own, empty (a local-memory one, so that
+    # clearing it never flushes a shared Redis).
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "webchat-tests",
+        }
+    }
     cache.clear()
 
 
@@ -385,3 +391,11 @@ def test_another_organization_widget_shows_nothing_of_this_visitor(client, accou
     assert client.get(forged).status_code == 404
     with pytest.raises(Exception, match="ended"):
         webchat.webchat_visitor_message(account=other, token=TOKEN, body="x", client_id="c1")
+
+
+def test_nobody_available_counts_as_offline_when_the_account_says_so(account):
+    account.config = {**account.config, "offline_when_no_agents": True}
+    account.save()
+    assert not webchat.webchat_is_open(account=account)
+    agent_in_queue(account.queue)
+    assert webchat.webchat_is_open(account=account)

@@ -26,9 +26,15 @@ SITE = "https://shop.example.com"
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
+def _fresh_cache(settings):
+    # Limits count in the cache: each test gets its own, empty (a local-memory one, so that
+    # clearing it never flushes a shared Redis).
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "webchat-tests",
+        }
+    }
     cache.clear()
 
 
@@ -258,6 +264,7 @@ def test_reconnect_resumes_the_conversation_and_a_resend_is_stored_once(chat):
     async def scenario():
         first, connected, _code = await _visitor(account)
         assert connected
+        await first.send_to(text_data="{not json")  # ignored: the socket stays
         await first.send_json_to({"type": "message", "body": "before", "client_id": "k1"})
         await _receive_type(first, "ack")
         await first.disconnect()

@@ -18,6 +18,10 @@ from tests.e2e.test_live_notifications import PASSWORD, log_in, wait_for_live_so
 pytestmark = pytest.mark.browser
 
 EVENT_TIMEOUT = 15_000  # ms
+WS_MESSAGES_SCRIPT = """
+window.__ccWsMessages = 0;
+document.addEventListener("htmx:wsAfterMessage", () => { window.__ccWsMessages += 1; });
+"""
 AGENT = "acme-agent1"
 
 
@@ -51,8 +55,12 @@ def test_a_visitor_chats_live_with_an_agent_through_the_widget(
 ):
     _only_agent_available(live_system)
     log_in(page, live_system, AGENT)
+    page.add_init_script(WS_MESSAGES_SCRIPT)
     page.goto("/desk/")
     wait_for_live_socket(page)
+    # The desk's socket sends the panels as they are on connect: a status chosen before they
+    # arrive would be overwritten by them (a race of the desk, not of the widget).
+    page.wait_for_function("() => window.__ccWsMessages > 0")
     page.select_option("#presence-status", "available")
     page.click("#presence-apply")
     expect(page.get_by_test_id("presence-status")).to_have_text("Available")
