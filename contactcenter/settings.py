@@ -284,6 +284,8 @@ WEBCHAT_MESSAGES_PER_MINUTE = env.int("WEBCHAT_MESSAGES_PER_MINUTE", default=20)
 WEBCHAT_MESSAGES_PER_MINUTE_PER_IP = env.int("WEBCHAT_MESSAGES_PER_MINUTE_PER_IP", default=60)
 WEBCHAT_CONVERSATIONS_PER_HOUR_PER_IP = env.int("WEBCHAT_CONVERSATIONS_PER_HOUR_PER_IP", default=10)
 WEBCHAT_TRANSCRIPTS_PER_HOUR = env.int("WEBCHAT_TRANSCRIPTS_PER_HOUR", default=3)
+# Other socket frames (typing, receipts): more than this per minute are dropped.
+WEBCHAT_FRAMES_PER_MINUTE = env.int("WEBCHAT_FRAMES_PER_MINUTE", default=120)
 WEBCHAT_CALLBACK_MAX_DAYS = env.int("WEBCHAT_CALLBACK_MAX_DAYS", default=30)
 # Seconds between two checks of a waiting visitor's place in line (sent when it changes).
 WEBCHAT_STATUS_SECONDS = env.float("WEBCHAT_STATUS_SECONDS", default=5.0)

@@ -115,6 +115,10 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(content, dict):
             return
         kind = content.get("type")
+        if kind != "message" and not await database_sync_to_async(webchat.frame_allowed)(
+            self.visitor
+        ):
+            return  # typing, receipts, status: beyond a sane rate they are dropped
         try:
             if kind == "message":
                 client_id = str(content.get("client_id", ""))

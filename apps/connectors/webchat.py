@@ -146,6 +146,11 @@ def _limit_messages(visitor: Visitor, ip: str) -> None:
         )
 
 
+def frame_allowed(visitor: Visitor) -> bool:
+    """Typing, receipts and status requests on the socket (messages have their own limits)."""
+    return _hit(f"wc:frames:{visitor.digest}", settings.WEBCHAT_FRAMES_PER_MINUTE, 60)
+
+
 def _limit_conversations(ip: str) -> None:
     if ip and not _hit(f"wc:conv:ip:{ip}", settings.WEBCHAT_CONVERSATIONS_PER_HOUR_PER_IP, 3600):
         raise RateLimited(
@@ -292,6 +297,8 @@ def visitor_history(visitor: Visitor) -> dict:
     )
     return {
         "status": conversation_status(visitor, interaction),
+        # A transcript can be sent: to the address given in the pre-chat form, if any.
+        "email": bool((interaction.data.get("webchat") or {}).get("email")),
         "messages": [
             message_payload(m, account=visitor.account, digest=visitor.digest) for m in messages
         ],

@@ -276,10 +276,17 @@
   function showChat(history) {
     clear();
     shown = {};
+    ui.transcript = null;
     ui.status = el("p", {"class": "status", role: "status", "data-testid": "webchat-status"});
     ui.thread = el("ol", {"data-testid": "webchat-thread", "aria-live": "polite"});
     ui.body.appendChild(ui.status);
     ui.body.appendChild(ui.thread);
+    if (history.email) {
+      var transcript = el("button", {"class": "link", type: "button", "data-testid": "webchat-transcript"}, t("transcript"));
+      transcript.addEventListener("click", function () { sendTranscript(transcript); });
+      ui.body.insertBefore(transcript, ui.thread);
+      ui.transcript = transcript;
+    }
     ui.typing = el("p", {"class": "typing", "data-testid": "webchat-typing"});
     ui.panel.appendChild(ui.typing);
     var composer = el("form", {"class": "composer"});
@@ -348,7 +355,7 @@
   function addMessage(message) {
     if (!message || !ui.thread) { return; }
     if (shown[message.id]) { return; }  // a resend, a second tab, the history after a reconnect
-    var pending = message.client_id && ui.thread.querySelector("li[data-client='" + message.client_id + "']");
+    var pending = message.client_id && ui.thread.querySelector(byClient(message.client_id));
     var li = bubble(message);
     if (pending) { pending.replaceWith(li); } else { ui.thread.appendChild(li); }
     shown[message.id] = li;
@@ -362,8 +369,12 @@
     }
   }
 
+  function byClient(clientId) {
+    return "li[data-client=\"" + window.CSS.escape(String(clientId)) + "\"]";
+  }
+
   function drawPending(item) {
-    if (ui.thread.querySelector("li[data-client='" + item.client_id + "']")) { return; }
+    if (ui.thread.querySelector(byClient(item.client_id))) { return; }
     var li = bubble({mine: true, body: item.body});
     li.setAttribute("data-client", item.client_id);
     li.style.opacity = "0.6";
@@ -422,26 +433,26 @@
     ui.status.textContent = text;
   }
 
+  function sendTranscript(button) {
+    button.disabled = true;
+    request("POST", "transcript/", {}).then(function (data) {
+      notice(t("transcript_sent", {email: data.email}));
+    }).catch(function (error) { button.disabled = false; notice(error.message, true); });
+  }
+
   function showEnded() {
     if (ended) { return; }
     ended = true;
     ui.status.textContent = t("ended");
     if (ui.composer) { ui.composer.remove(); }
     if (ui.typing) { ui.typing.remove(); }
-    var transcript = el("button", {"class": "link", type: "button", "data-testid": "webchat-transcript"}, t("transcript"));
-    var again = el("button", {"class": "link", type: "button"}, t("new_chat"));
-    transcript.addEventListener("click", function () {
-      transcript.disabled = true;
-      request("POST", "transcript/", {}).then(function (data) {
-        notice(t("transcript_sent", {email: data.email}));
-      }).catch(function (error) { transcript.disabled = false; notice(error.message, true); });
-    });
+    var again = el("button", {"class": "link", type: "button", "data-testid": "webchat-new"}, t("new_chat"));
     again.addEventListener("click", function () {
       store.outbox = [];
       save();
       if (config.open) { showPrechat(); } else { showOffline(); }
     });
-    ui.body.appendChild(transcript);
+    if (ui.transcript) { ui.body.appendChild(ui.transcript); }  // now at the end of the thread
     ui.body.appendChild(again);
   }
 
@@ -469,7 +480,7 @@
       if (data.type === "message") { addMessage(data.message); }
       else if (data.type === "ack") {
         // Stored: the bubble is final (a resend the server already had sends no new event).
-        var mine = ui.thread && ui.thread.querySelector("li[data-client='" + data.client_id + "']");
+        var mine = ui.thread && ui.thread.querySelector(byClient(data.client_id));
         if (mine && !shown[data.id]) {
           mine.style.opacity = "";
           mine.removeAttribute("data-client");
@@ -487,7 +498,7 @@
         typingTimer = setTimeout(function () { if (ui.typing) { ui.typing.textContent = ""; } }, 4000);
       } else if (data.type === "error") {
         if (data.client_id) {
-          var li = ui.thread && ui.thread.querySelector("li[data-client='" + data.client_id + "']");
+          var li = ui.thread && ui.thread.querySelector(byClient(data.client_id));
           if (li) { li.classList.add("failed"); li.querySelector(".meta").textContent = t("not_sent"); }
           dropOutbox(data.client_id);
         }

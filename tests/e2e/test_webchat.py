@@ -78,6 +78,7 @@ def test_a_visitor_chats_live_with_an_agent_through_the_widget(
         prechat.locator("#cc-email").fill("grace@example.com")
         prechat.locator("#cc-subject").fill(subject)
         prechat.locator("#cc-message").fill("Hello, where is my parcel? <b>not bold</b>")
+        visitor.screenshot(path=str(artifacts_dir / "e2e-webchat-prechat.png"))
         visitor.get_by_test_id("webchat-start").click()
         thread = visitor.get_by_test_id("webchat-thread")
         expect(thread).to_contain_text("where is my parcel? <b>not bold</b>")  # text, not HTML
