@@ -248,6 +248,7 @@
       [message].forEach(function (n) { n.previousSibling.hidden = callback; n.hidden = callback; });
       [phone, at].forEach(function (n) { n.previousSibling.hidden = !callback; n.hidden = !callback; });
       email.required = !callback;
+      email.previousSibling.textContent = t("email") + (callback ? "" : " *");
     }
     form.addEventListener("change", sync);
     sync();

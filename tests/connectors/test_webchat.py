@@ -399,3 +399,15 @@ def test_nobody_available_counts_as_offline_when_the_account_says_so(account):
     assert not webchat.webchat_is_open(account=account)
     agent_in_queue(account.queue)
     assert webchat.webchat_is_open(account=account)
+
+
+def test_the_demo_organization_gets_a_chat_widget_once():
+    from apps.accounts.demo import demo_load
+    from apps.connectors.models import ChannelAccount
+
+    demo_load()
+    demo_load()
+    account = ChannelAccount.objects.get(kind="webchat")
+    assert account.organization.slug == "acme"
+    assert account.queue.name == "Technical support"
+    assert webchat.required_fields(account) == ["name", "email"]

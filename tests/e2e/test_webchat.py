@@ -7,6 +7,7 @@ writing, and replies; the visitor sees the reply live in the widget, and the des
 
 import json
 import uuid
+from datetime import datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -123,3 +124,57 @@ def test_a_visitor_chats_live_with_an_agent_through_the_widget(
         expect(thread.locator("li")).to_have_count(3)
     finally:
         visitor_context.close()
+
+
+CLOSED_KEY = "0e2e0e2e-0000-4000-8000-00000000c105"
+CLOSED_WIDGET = f"""
+from apps.accounts.models import Organization
+from apps.connectors.models import ChannelAccount
+from apps.queues.models import BusinessHours, Queue
+
+org = Organization.objects.get(slug="acme")
+hours, _ = BusinessHours.objects.get_or_create(organization=org, name="Never open (e2e)")
+queue, _ = Queue.objects.get_or_create(organization=org, name="After hours (e2e)")
+queue.business_hours = hours
+queue.save()
+ChannelAccount.objects.get_or_create(
+    organization=org, kind="webchat", name="Closed chat (e2e)",
+    defaults={{"key": "{CLOSED_KEY}", "queue": queue}},
+)
+"""
+
+
+def test_offline_the_widget_takes_a_message_and_a_callback_request(
+    live_system, page: Page, artifacts_dir
+):
+    live_system.manage("shell", "-c", CLOSED_WIDGET)  # a widget whose queue is never open
+    page.goto(f"/widget/{CLOSED_KEY}/demo/")
+    page.get_by_test_id("webchat-launcher").click()
+    offline = page.get_by_test_id("webchat-offline")
+    expect(offline).to_be_visible()
+    offline.locator("#cc-name").fill("Linus")
+    offline.locator("#cc-email").fill("linus@example.com")
+    offline.locator("#cc-message").fill("Please write back about my order.")
+    page.screenshot(path=str(artifacts_dir / "e2e-webchat-offline.png"))
+    page.get_by_test_id("webchat-offline-send").click()
+    expect(page.get_by_test_id("webchat-panel")).to_contain_text("we will answer by e-mail")
+
+    page.reload()
+    page.get_by_test_id("webchat-launcher").click()
+    page.get_by_test_id("webchat-panel").get_by_text("Ask us to call you").click()
+    offline.locator("#cc-phone").fill("+44 20 7946 0000")
+    soon = datetime.now() + timedelta(days=2)  # the browser's zone is this machine's
+    offline.locator("#cc-at").fill(soon.strftime("%Y-%m-%dT10:30"))
+    page.get_by_test_id("webchat-offline-send").click()
+    expect(page.get_by_test_id("webchat-panel")).to_contain_text("we will call you")
+
+    token = api(
+        live_system,
+        "POST",
+        "/api/auth/token/",
+        body={"username": "acme-admin", "password": PASSWORD},
+    )["token"]
+    emails = api(live_system, "GET", "/api/v1/interactions/?channel=email&state=queued", token)
+    assert any(i["subject"] == "Message left on the web chat" for i in emails["results"])
+    callbacks = api(live_system, "GET", "/api/v1/callbacks/", token)["results"]
+    assert any(c["number"] == "+442079460000" for c in callbacks)
