@@ -205,7 +205,7 @@ def visitor_interaction(visitor: Visitor, *, open_only: bool = False) -> Interac
         channel=Kind.WEBCHAT,
         identity__kind="webchat",
         identity__value=visitor.digest,
-    ).select_related("assigned_agent", "queue", "contact")
+    ).select_related("assigned_agent", "queue", "contact", "identity")
     if open_only:
         rows = rows.filter(state__in=OPEN_STATES)
     return rows.order_by("-created_at", "-id").first()
@@ -308,6 +308,12 @@ def visitor_history(visitor: Visitor) -> dict:
 # --- Services ----------------------------------------------------------------------------------
 
 
+def _refuse_blocked(interaction: Interaction) -> None:
+    """An agent blocked this visitor (the desk's Block): nothing more is stored from them."""
+    if interaction.identity is not None and interaction.identity.blocked_at is not None:
+        raise ValidationError(_("This chat is not available."), code="blocked")
+
+
 def _publish_visitor(visitor: Visitor, message: Message) -> None:
     publish(
         group=visitor.group,
@@ -407,6 +413,7 @@ def webchat_visitor_message(
         raise ValidationError(
             _("This conversation has ended. Start a new one to write again."), code="ended"
         )
+    _refuse_blocked(interaction)
     _limit_messages(visitor, ip)
     message, created = message_add(
         interaction=interaction,
@@ -438,6 +445,7 @@ def webchat_visitor_upload(
         raise ValidationError(
             _("This conversation has ended. Start a new one to write again."), code="ended"
         )
+    _refuse_blocked(interaction)
     _limit_messages(visitor, ip)
     name = get_valid_filename(upload.name)[:200] or "file"
     message, _created = message_add(

@@ -411,3 +411,15 @@ def test_the_demo_organization_gets_a_chat_widget_once():
     assert account.organization.slug == "acme"
     assert account.queue.name == "Technical support"
     assert webchat.required_fields(account) == ["name", "email"]
+
+
+def test_a_blocked_visitor_can_store_nothing_more(account):
+    from apps.contacts.services import identity_block
+
+    interaction = webchat.webchat_start(
+        account=account, token=TOKEN, fields={"name": "A", "email": "a@b.co"}
+    )
+    identity_block(identity=interaction.identity)
+    with pytest.raises(Exception, match="not available"):
+        webchat.webchat_visitor_message(account=account, token=TOKEN, body="x", client_id="c1")
+    assert not Message.objects.exists()
