@@ -147,10 +147,7 @@ def widget_strings() -> dict[str, str]:
         "callback": _("Ask us to call you"),
         "message_left": _("Thank you: we will answer by e-mail."),
         "callback_set": _("Thank you: we will call you at the time you chose."),
-        "delivered": _("Delivered"),
-        "read": _("Read"),
         "not_sent": _("Not sent"),
-        "required": _("Required"),
         "error": _("Something went wrong. Please try again."),
     }
 

@@ -509,6 +509,7 @@
     socket.onclose = function (event) {
       socket = null;
       if (event.code === 4403 || event.code === 4404) { return; }  // refused: retrying cannot help
+      if (ui.status && !ended) { ui.status.textContent = t("connecting"); }  // back soon
       retry += 1;
       setTimeout(connect, Math.min(15000, 1000 * Math.pow(2, retry - 1)));
     };
