@@ -96,7 +96,10 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
 
     async def _poll(self) -> None:
         while True:
-            await asyncio.sleep(settings.WEBCHAT_STATUS_SECONDS)
+            # An ended (or not yet started) conversation changes rarely: checked less often
+            # (a new one started from this page is announced by ``webchat.status``).
+            idle = not (self.last_status or {}).get("open")
+            await asyncio.sleep(settings.WEBCHAT_STATUS_SECONDS * (6 if idle else 1))
             try:
                 await self._send_status()
             except Exception:  # a database hiccup: the next round tries again
@@ -167,4 +170,5 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "typing", "agent": event["data"].get("agent", "")})
 
     async def webchat_status(self, event) -> None:
+        """The visitor's conversation changed (a new one started): its status at once."""
         await self._send_status()

@@ -392,6 +392,7 @@ def webchat_start(
             body=body,
         )
         _publish_visitor(visitor, message)
+    publish(group=visitor.group, event="webchat.status", data={"interaction": interaction.pk})
     logger.info("webchat.started", extra={"interaction": interaction.pk, "account": account.pk})
     return interaction
 

@@ -319,3 +319,30 @@ def test_queue_position_is_sent_while_waiting(roles, settings):
             await visitor.disconnect()
 
     async_to_sync(scenario)()
+
+
+def test_the_end_and_a_new_chat_reach_the_open_socket(chat, settings):
+    from apps.interactions.services import interaction_close
+
+    settings.WEBCHAT_STATUS_SECONDS = 0.5  # an ended conversation: polled every 3 s
+    account, agent, interaction = chat
+
+    async def scenario():
+        visitor, connected, _code = await _visitor(account)
+        assert connected
+        try:
+            assert (await _receive_type(visitor, "status"))["open"]
+            await database_sync_to_async(interaction_close)(interaction=interaction, actor=agent)
+            ended = await _receive_type(visitor, "status")
+            assert ended["open"] is False
+
+            new = await database_sync_to_async(webchat.webchat_start)(
+                account=account, token=TOKEN, fields={"name": "Ada", "email": "ada@example.com"}
+            )
+            assert new.pk != interaction.pk
+            status = await _receive_type(visitor, "status", timeout=1)  # not the slow poll
+            assert status["interaction"] == new.pk and status["open"]
+        finally:
+            await visitor.disconnect()
+
+    async_to_sync(scenario)()
