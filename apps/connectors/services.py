@@ -245,9 +245,11 @@ def _thread_for(account: ChannelAccount, contact, identity) -> Interaction | Non
     )
 
 
-def conversation_start(*, account: ChannelAccount, contact, identity, subject: str = ""):
+def conversation_start(
+    *, account: ChannelAccount, contact, identity, subject: str = "", language: str = ""
+):
     """A new inbound interaction on the account's channel, routed (by the routing rules,
-    else to the account's queue)."""
+    else to the account's queue). ``language``: the customer's, when the channel tells it."""
     from apps.interactions.services import interaction_create
     from apps.queues.services import interaction_enqueue, interaction_route_by_rules
 
@@ -258,6 +260,7 @@ def conversation_start(*, account: ChannelAccount, contact, identity, subject: s
         contact=contact,
         identity=identity,
         subject=subject,
+        language=language,
         data={"account": account.pk},
     )
     Interaction.objects.filter(pk=interaction.pk).update(channel_account=account)

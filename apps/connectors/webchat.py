@@ -170,6 +170,12 @@ def _text(value: Any, *, field: str, limit: int, required: bool = False) -> str:
     return text
 
 
+def _language(value: Any) -> str:
+    """The browser's language (``fr-CA`` → ``fr``) for language routing rules; "" if odd."""
+    code = str(value or "").split("-")[0].lower()
+    return code if re.fullmatch(r"[a-z]{2,3}", code) else ""
+
+
 def _email(value: Any, *, required: bool) -> str:
     email = _text(value, field="email", limit=FIELD_MAX["email"], required=required).lower()
     if email:
@@ -375,7 +381,11 @@ def webchat_start(
     if existing is not None:
         return existing
     interaction = conversation_start(
-        account=account, contact=contact, identity=identity, subject=subject
+        account=account,
+        contact=contact,
+        identity=identity,
+        subject=subject,
+        language=_language(fields.get("language")),
     )
     Interaction.objects.filter(pk=interaction.pk).update(
         data={

@@ -207,7 +207,7 @@
       event.preventDefault();
       submit.disabled = true;
       if (!store.token) { store.token = randomId(32); save(); }
-      var data = {page: window.location.href};
+      var data = {page: window.location.href, language: navigator.language || ""};
       ["name", "email", "subject", "message"].forEach(function (n) {
         if (form.elements[n]) { data[n] = form.elements[n].value; }
       });

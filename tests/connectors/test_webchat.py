@@ -423,3 +423,20 @@ def test_a_blocked_visitor_can_store_nothing_more(account):
     with pytest.raises(Exception, match="not available"):
         webchat.webchat_visitor_message(account=account, token=TOKEN, body="x", client_id="c1")
     assert not Message.objects.exists()
+
+
+def test_the_browser_language_takes_part_in_routing(account):
+    from apps.queues.models import RoutingRule, RoutingTarget
+
+    french = QueueFactory(organization=account.organization)
+    rule = RoutingRule.objects.create(
+        organization=account.organization, name="French", order=0, languages=["fr"]
+    )
+    RoutingTarget.objects.create(rule=rule, order=0, queue=french)
+    interaction = webchat.webchat_start(
+        account=account,
+        token=TOKEN,
+        fields={"name": "Élodie", "email": "e@x.fr", "language": "fr-CA"},
+    )
+    assert interaction.language == "fr"
+    assert interaction.queue == french
