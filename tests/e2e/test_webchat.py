@@ -114,6 +114,14 @@ def test_a_visitor_chats_live_with_an_agent_through_the_widget(
         expect(page.get_by_test_id("thread").get_by_test_id("delivery").last).to_have_text(
             "Read", timeout=EVENT_TIMEOUT
         )
+        # A file from the visitor: on the desk at once, as a download.
+        visitor.get_by_test_id("webchat-file").set_input_files(
+            files=[{"name": "receipt.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4"}]
+        )
+        expect(thread).to_contain_text("receipt.pdf", timeout=EVENT_TIMEOUT)
+        expect(page.get_by_test_id("thread").locator(".attachment")).to_contain_text(
+            "receipt.pdf", timeout=EVENT_TIMEOUT
+        )
         visitor.screenshot(path=str(artifacts_dir / "e2e-webchat-visitor.png"))
         page.screenshot(path=str(artifacts_dir / "e2e-webchat-desk.png"), full_page=True)
 
@@ -121,7 +129,7 @@ def test_a_visitor_chats_live_with_an_agent_through_the_widget(
         visitor.reload()  # the panel was open: it opens again by itself
         expect(visitor.get_by_test_id("webchat-panel")).to_be_visible()
         expect(thread).to_contain_text("it leaves our warehouse today")
-        expect(thread.locator("li")).to_have_count(3)
+        expect(thread.locator("li")).to_have_count(4)
     finally:
         visitor_context.close()
 
