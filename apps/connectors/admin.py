@@ -120,6 +120,10 @@ class ChannelAccountAdmin(TenantAdmin):
             Kind.INSTAGRAM: [("connectors-meta", _("callback URL"))],
             Kind.X: [("connectors-x", _("webhook URL"))],
             Kind.FAX: [("connectors-fax", _("fax webhook URL"))],
+            Kind.WEBCHAT: [
+                ("webchat-script", _("widget script (in a script tag on your site)")),
+                ("webchat-demo", _("demo page")),
+            ],
         }.get(account.kind, [])
         rows = [
             (label, absolute(path) or path)

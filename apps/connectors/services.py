@@ -253,11 +253,18 @@ def _route(account: ChannelAccount, interaction: Interaction) -> None:
 
 
 def conversation_start(
-    *, account: ChannelAccount, contact, identity, subject: str = "", continues=None
+    *,
+    account: ChannelAccount,
+    contact,
+    identity,
+    subject: str = "",
+    continues=None,
+    language: str = "",
 ):
     """A new inbound interaction on the account's channel: the greeting bot talks first when
     the account has one (``config.greeting``), else it is routed at once (by the routing
-    rules, else to the account's queue). ``continues``: the closed one it carries on (e-mail)."""
+    rules, else to the account's queue). ``continues``: the closed one it carries on (e-mail);
+    ``language``: the customer's, when the channel tells it (web chat)."""
     from apps.interactions.services import interaction_create
 
     interaction = interaction_create(
@@ -268,6 +275,7 @@ def conversation_start(
         identity=identity,
         subject=subject,
         continues=continues,
+        language=language,
         data={"account": account.pk},
     )
     Interaction.objects.filter(pk=interaction.pk).update(channel_account=account)
@@ -497,6 +505,10 @@ def outbound_enqueue(*, message: Message) -> Outbound | None:
     from apps.contacts.selectors import contact_can_be_contacted
 
     interaction = message.interaction
+    if interaction.channel == Kind.WEBCHAT:  # no provider: the visitor's socket
+        from apps.connectors.webchat import webchat_deliver
+
+        return webchat_deliver(message=message)
     if interaction.channel not in SENDABLE:
         return None
     if message.author_kind != Message.Author.SYSTEM and not contact_can_be_contacted(
