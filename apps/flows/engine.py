@@ -229,45 +229,57 @@ class _Run:
             node = self.graph.nodes[key]
             self.session["node"] = key
             self.session["path"].append(key)
-            kind, config = node["kind"], node["config"]
-            if kind in (NodeKind.MENU, NodeKind.COLLECT, NodeKind.CALLBACK_OFFER):
-                self.say(config.get("prompt"), config.get("audio", ""))
-                return self.ask(key)
-            if kind == NodeKind.SAY:
-                self.say(config.get("prompt"), config.get("audio", ""))
-                key = self.follow(key, "next")
-            elif kind == NodeKind.SET:
-                for name, template in (config.get("variables") or {}).items():
-                    self.vars[name] = self.render(str(template))[:MAX_VALUE_LENGTH]
-                key = self.follow(key, "next")
-            elif kind == NodeKind.CONDITION:
-                key = self.follow(key, "true" if self.condition(config) else "false")
-            elif kind == NodeKind.LOOKUP:
-                key = self.follow(key, "next" if self.lookup(config) else "error")
-            else:
-                self.say(config.get("prompt"), config.get("audio", ""))
-                return self.finish(self.decision(kind, config))
+            try:
+                key, step = self.execute(key, node["kind"], node["config"])
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                # Only an unvalidated draft gets here (the simulator): say where it broke.
+                logger.warning(
+                    "flows.node_failed",
+                    extra={"version": self.graph.version_id, "node": key, "error": repr(exc)},
+                )
+                return self.finish({"action": "hangup", "reason": "error", "node": key})
+            if step is not None:
+                return step
         logger.warning("flows.loop", extra={"version": self.graph.version_id, "node": key})
         return self.finish({"action": "hangup", "reason": "loop"})
+
+    def execute(self, key: str, kind: str, config: dict) -> tuple[str | None, Step | None]:
+        """Run one node: (the next node's key, None), or (None, the step to hand back)."""
+        if kind in (NodeKind.MENU, NodeKind.COLLECT, NodeKind.CALLBACK_OFFER):
+            self.say(config.get("prompt"), config.get("audio", ""))
+            return None, self.ask(key)
+        if kind == NodeKind.SAY:
+            self.say(config.get("prompt"), config.get("audio", ""))
+            return self.follow(key, "next"), None
+        if kind == NodeKind.SET:
+            for name, template in (config.get("variables") or {}).items():
+                self.vars[name] = self.render(str(template))[:MAX_VALUE_LENGTH]
+            return self.follow(key, "next"), None
+        if kind == NodeKind.CONDITION:
+            return self.follow(key, "true" if self.condition(config) else "false"), None
+        if kind == NodeKind.LOOKUP:
+            return self.follow(key, "next" if self.lookup(config) else "error"), None
+        self.say(config.get("prompt"), config.get("audio", ""))
+        return None, self.finish(self.decision(kind, config))
 
     # Input nodes -------------------------------------------------------------------------
     def choices(self, key: str) -> list[dict]:
         node = self.graph.nodes[key]
         config = node["config"]
         if node["kind"] == NodeKind.CALLBACK_OFFER:
+            with translation.override(self.language):
+                yes, no = _("Yes, call me back"), _("No, I will wait")
             return [
                 {
                     "id": "accepted",
                     "key": str(config.get("accept_key") or "1"),
-                    "title": pick_text(config.get("accept_label"), self.language)
-                    or _("Yes, call me back"),
+                    "title": pick_text(config.get("accept_label"), self.language) or yes,
                     "keywords": [*(config.get("accept_keywords") or []), *YES_WORDS],
                 },
                 {
                     "id": "declined",
                     "key": str(config.get("decline_key") or "2"),
-                    "title": pick_text(config.get("decline_label"), self.language)
-                    or _("No, I will wait"),
+                    "title": pick_text(config.get("decline_label"), self.language) or no,
                     "keywords": [*(config.get("decline_keywords") or []), *NO_WORDS],
                 },
             ]
@@ -328,9 +340,9 @@ class _Run:
 
     def answer(self, text: str | None) -> Step:
         key = self.session.get("awaiting")
-        self.session["awaiting"] = None
         node = self.graph.nodes[key]
         config = node["config"]
+        self.session["awaiting"] = None
         text = "" if text is None else str(text)[:MAX_VALUE_LENGTH]
         self.session["inputs"].append({"node": key, "input": text})
         if node["kind"] == NodeKind.COLLECT:
@@ -558,4 +570,8 @@ def flow_advance(session: dict, input: str | None, *, now: datetime | None = Non
         return run.step(decision=session.get("decision"))
     if session.get("awaiting") not in run.graph.nodes:
         return run.finish({"action": "hangup", "reason": "no_route"})
-    return run.answer(input)
+    try:
+        return run.answer(input)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        logger.warning("flows.node_failed", extra={"version": version.pk, "error": repr(exc)})
+        return run.finish({"action": "hangup", "reason": "error", "node": session.get("node")})

@@ -21,6 +21,11 @@ class FlowInvalid(Exception):
         self.errors = errors
 
 
+def flow_version_next_number(*, flow: Flow) -> int:
+    """The number a new version of ``flow`` takes (the unique constraint guards races)."""
+    return (flow.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+
+
 def flow_version_create(
     *, flow: Flow, actor=None, from_version: FlowVersion | None = None, note: str = ""
 ) -> FlowVersion:
@@ -30,7 +35,7 @@ def flow_version_create(
     with transaction.atomic():
         # Lock the flow so two drafts made at once do not take the same number.
         Flow.objects.select_for_update().filter(pk=flow.pk).first()
-        number = (flow.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        number = flow_version_next_number(flow=flow)
         version = FlowVersion.objects.create(
             organization_id=flow.organization_id,
             flow=flow,
