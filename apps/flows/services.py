@@ -106,3 +106,57 @@ def flow_version_rollback(*, version: FlowVersion, actor=None) -> FlowVersion:
     if version.status != FlowVersion.Status.ARCHIVED:
         raise ValueError("Only an archived version can be rolled back to.")
     return flow_version_publish(version=version, actor=actor)
+
+
+def interaction_flow_step(
+    *, interaction, input: str | None = None, flow: Flow | None = None, now=None
+):
+    """Run an interaction's flow one step and keep its state in ``interaction.data["flow"]``.
+
+    Without a session yet, starts the live version of ``flow`` (default: the interaction's
+    flow); otherwise gives it ``input``. A final step records a ``flow.finished`` event with the
+    decision; carrying the decision out (enqueue, voicemail…) is the channel's job.
+
+    Not under a row lock: an HTTP lookup may take seconds, and a call's webhooks come one
+    at a time.
+    """
+    from apps.flows.engine import FlowContext, flow_advance, flow_start
+    from apps.flows.selectors import flow_published_version
+    from apps.interactions.services import event_record
+
+    session = (interaction.data or {}).get("flow")
+    if session is None:
+        flow = flow or interaction.flow
+        version = flow_published_version(flow=flow) if flow is not None else None
+        if version is None or flow.organization_id != interaction.organization_id:
+            raise ValueError("The flow has no published version.")
+        identity = interaction.identity
+        step = flow_start(
+            version,
+            FlowContext(
+                organization=interaction.organization,
+                contact=interaction.contact,
+                channel=interaction.channel,
+                language=interaction.language,
+                caller=identity.value if identity is not None and identity.kind == "phone" else "",
+                now=now,
+            ),
+        )
+        interaction.flow = flow
+    else:
+        step = flow_advance(session, input, now=now)
+    with transaction.atomic():
+        interaction.data = {**(interaction.data or {}), "flow": step.session}
+        interaction.save(update_fields=["data", "flow", "updated_at"])
+        if step.is_final and not (session or {}).get("done"):
+            event_record(
+                organization=interaction.organization,
+                type="flow.finished",
+                interaction=interaction,
+                data={
+                    "version": step.session["version_id"],
+                    "path": step.session["path"],
+                    "decision": step.decision,
+                },
+            )
+    return step
