@@ -233,7 +233,11 @@ class FlowVersionAdmin(TenantAdmin):
         return redirect("admin:flows_flowversion_change", draft.pk)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        from apps.flows.models import NodeKind
+        from apps.flows.validation import KIND_EXAMPLES
+
         extra_context = {
+            "kind_examples": [(label, KIND_EXAMPLES[kind]) for kind, label in NodeKind.choices],
             **(extra_context or {}),
             "can_publish": super().has_change_permission(request),
         }

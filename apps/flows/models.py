@@ -103,7 +103,7 @@ class Node(TenantModel):
         ]
 
     def __str__(self) -> str:
-        return self.label or self.key
+        return f"{self.key} — {self.label}" if self.label else self.key
 
 
 class Transition(TenantModel):

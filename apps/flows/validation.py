@@ -25,6 +25,36 @@ VARIABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,49}$")
 TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
+# What a supervisor writes in a node's config, by kind (shown beside the editor).
+KIND_EXAMPLES = {
+    NodeKind.SAY: '{"prompt": {"en": "Welcome to {{ organization.name }}.", "fr": "Bienvenue."}, '
+    '"audio": "https://…/welcome.mp3"}',
+    NodeKind.MENU: '{"prompt": {"en": "Billing, press 1. Or say agent."}, "options": [{"key": "1", '
+    '"title": "Billing", "keywords": ["billing", "invoice"]}, {"outcome": "agent", "title": '
+    '"An agent", "keywords": ["agent"]}], "timeout": 5, "retries": 2}  → edges: 1, agent, '
+    "invalid, timeout",
+    NodeKind.COLLECT: '{"prompt": "Your account number?", "variable": "account", "input": '
+    '"digits", "min_length": 6, "max_length": 8, "regex": "\\d+", "timeout": 8, "retries": 2}'
+    "  → edges: next, invalid, timeout",
+    NodeKind.CONDITION: '{"test": "business_hours", "hours": "Office hours"} · {"test": '
+    '"time_window", "start": "08:00", "end": "18:00", "days": [0, 1, 2, 3, 4]} · {"test": "tier", '
+    '"in": ["vip"]} · {"test": "contact_field", "field": "plan", "op": "eq", "value": '
+    '"Premium"} · {"test": "variable", "variable": "account", "op": "not_empty"} · {"test": '
+    '"caller_country", "in": ["FR"]} · {"test": "area_code", "in": ["212"]}  → edges: true, '
+    "false",
+    NodeKind.LOOKUP: '{"source": "contact", "field": "balance", "variable": "balance"} · '
+    '{"source": "http", "method": "GET", "url": "https://crm.example.com/a/{{ account }}", '
+    '"path": "data.balance", "variable": "balance", "timeout": 3}  → edges: next, error',
+    NodeKind.SET: '{"variables": {"greeting": "Hello {{ contact.first_name }}"}}',
+    NodeKind.ENQUEUE: '{"queue": "Billing", "priority": 10, "skills": ["French"]}  (ends)',
+    NodeKind.VOICEMAIL: '{"queue": "Billing"} or {"agent": "username"}  (ends)',
+    NodeKind.CALLBACK_OFFER: '{"prompt": "Press 1 to be called back, 2 to wait.", "queue": '
+    '"Billing"}  → edges: accepted, declined',
+    NodeKind.TRANSFER: '{"number": "+33142000000"} or {"agent": "username"}  (ends)',
+    NodeKind.HANGUP: '{"prompt": "Goodbye."}  (ends; a callback if one was accepted)',
+}
+
+
 def menu_options(config: dict) -> list[dict]:
     """A menu's options, each with its outcome (its own, else its key, else its first keyword)."""
     options = []
