@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 
 from apps.flows.models import FlowVersion, NodeKind
 from apps.flows.selectors import Graph, flow_graph
-from apps.flows.validation import menu_options
+from apps.flows.validation import CONTACT_ATTRIBUTES, menu_options
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,6 @@ MAX_AUTOMATIC_STEPS = 100  # nodes run without input in one call; validation for
 MAX_VALUE_LENGTH = 500
 DEFAULT_TIMEOUT = 5
 DEFAULT_RETRIES = 2
-CONTACT_ATTRIBUTES = ("first_name", "last_name", "tier", "language", "external_id")
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)?)\s*\}\}", re.IGNORECASE)
 YES_WORDS = ["yes", "oui", "sí", "si", "ja", "ok"]
 NO_WORDS = ["no", "non", "nein"]
@@ -176,10 +175,10 @@ class _Run:
         contact = self.contact
         if contact is None:
             return None
-        if name in CONTACT_ATTRIBUTES:
-            return getattr(contact, name)
         if name == "company":
             return contact.company.name if contact.company_id else ""
+        if name in CONTACT_ATTRIBUTES:
+            return getattr(contact, name)
         return (contact.custom_fields or {}).get(name)
 
     def lookup_name(self, name: str):

@@ -21,6 +21,8 @@ CONDITION_TESTS = {
     "area_code",
 }
 COMPARE_OPS = {"eq", "ne", "in", "contains", "gt", "gte", "lt", "lte", "empty", "not_empty"}
+# Contact attributes a flow may read besides the organization's custom fields.
+CONTACT_ATTRIBUTES = ("first_name", "last_name", "tier", "language", "external_id", "company")
 VARIABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,49}$")
 TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -213,6 +215,8 @@ class _Checker:
             name = "field" if test == "contact_field" else "variable"
             if not str(config.get(name) or "").strip():
                 self.error(key, _("the condition needs “%(name)s”.") % {"name": name})
+            elif test == "contact_field":
+                self._contact_field(key, config["field"])
             if config.get("op", "eq") not in COMPARE_OPS:
                 self.error(
                     key,
@@ -226,6 +230,8 @@ class _Checker:
         if source == "contact":
             if not str(config.get("field") or "").strip():
                 self.error(key, _("a contact lookup needs the “field” to read."))
+            else:
+                self._contact_field(key, config["field"])
         elif source == "http":
             if not str(config.get("url") or "").startswith(("https://", "http://")):
                 self.error(key, _("an HTTP lookup needs an http(s) URL."))
@@ -244,6 +250,14 @@ class _Checker:
         for name in variables:
             if not VARIABLE_NAME.match(str(name)):
                 self.error(key, _("“%(name)s” is not a variable name.") % {"name": name})
+
+    def _contact_field(self, key: str, name) -> None:
+        from apps.contacts.models import ContactField
+
+        if name in CONTACT_ATTRIBUTES:
+            return
+        if not ContactField.objects.filter(organization_id=self.organization_id, key=name).exists():
+            self.error(key, _("contacts have no field “%(name)s”.") % {"name": name})
 
     def _queue_exists(self, name) -> bool:
         from apps.queues.models import Queue

@@ -8,7 +8,7 @@ from apps.flows.services import (
     flow_version_rollback,
 )
 from apps.flows.validation import flow_validate
-from tests.factories import QueueFactory
+from tests.factories import ContactFieldFactory, QueueFactory
 from tests.flows.factories import build_version, ivr_spec
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +73,28 @@ def test_condition_needs_true_and_false(org_a, queue):
     ]
 
 
+def test_contact_fields_must_exist(org_a, queue):
+    ContactFieldFactory(organization=org_a, key="balance")
+    spec = {
+        "plan": (
+            "condition",
+            {"test": "contact_field", "field": "plan", "value": "Premium"},
+            {"true": "balance", "false": "balance"},
+        ),
+        "balance": (
+            "lookup",
+            {"source": "contact", "field": "balance", "variable": "balance"},
+            {"next": "end", "error": "end"},
+        ),
+        "end": ("hangup", {}, {}),
+    }
+    assert flow_validate(build_version(org_a, spec)) == [
+        "Node “plan”: contacts have no field “plan”."
+    ]
+
+
 def test_lookup_needs_error(org_a, queue):
+    ContactFieldFactory(organization=org_a, key="balance")
     spec = {
         "balance": (
             "lookup",
