@@ -66,11 +66,48 @@ class TransitionInline(_VersionInline):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class FlowVersionListInline(admin.TabularInline):
+    """A flow's versions, newest first, each opening its own page (editor, simulator)."""
+
+    model = FlowVersion
+    fields = ["number", "status", "published_at", "note", "created_by"]
+    readonly_fields = fields
+    ordering = ["-number"]
+    show_change_link = True
+    extra = 0
+    verbose_name_plural = gettext_lazy("versions")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Flow)
 class FlowAdmin(TenantAdmin):
     required_feature = "ivr"
     list_display = ["name", "is_active", "live_version"]
     search_fields = ["name"]
+    inlines = [FlowVersionListInline]
+    actions = ["new_draft"]
+
+    @admin.action(
+        description=gettext_lazy("New draft of the selected flows (from the live version)"),
+        permissions=["add"],
+    )
+    def new_draft(self, request, queryset):
+        for flow in queryset:
+            live = flow.versions.filter(status=FlowVersion.Status.PUBLISHED).first()
+            draft = services.flow_version_create(flow=flow, actor=request.user, from_version=live)
+            self.message_user(
+                request,
+                _("Draft %(number)s of %(flow)s created.") % {"number": draft.number, "flow": flow},
+                messages.SUCCESS,
+            )
 
     @admin.display(description=gettext_lazy("live version"))
     def live_version(self, obj):

@@ -170,3 +170,17 @@ def test_a_supervisor_adds_a_draft_with_nodes(client, supervisor_a, org_a, ivr_p
     response = client.post(change, edge)
     assert response.status_code == 302, response.content.decode()[:3000]
     assert version.transitions.get().organization_id == org_a.pk
+
+
+def test_the_flow_page_lists_versions_and_starts_a_draft(client, supervisor_a, ivr):
+    client.force_login(supervisor_a)
+    page = client.get(reverse("admin:flows_flow_change", args=[ivr.flow.pk]))
+    assert page.status_code == 200
+    assert reverse("admin:flows_flowversion_change", args=[ivr.pk]) in page.content.decode()
+    response = client.post(
+        reverse("admin:flows_flow_changelist"),
+        {"action": "new_draft", "_selected_action": [ivr.flow.pk]},
+        follow=True,
+    )
+    assert "Draft 2 of" in response.content.decode()
+    assert ivr.flow.versions.get(number=2).nodes.count() == ivr.nodes.count()
