@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 SESSION_FORMAT = 1
 MAX_AUTOMATIC_STEPS = 100  # nodes run without input in one call; validation forbids such loops
 MAX_VALUE_LENGTH = 500
+MAX_PATH = 200  # nodes (and answers) remembered in the session
 DEFAULT_TIMEOUT = 5
 DEFAULT_RETRIES = 2
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)?)\s*\}\}", re.IGNORECASE)
@@ -76,16 +77,21 @@ class Step:
 
 
 # --- small pure helpers ----------------------------------------------------------------------
-def pick_text(value, language: str, fallback: str = "en") -> str:
-    """The text of ``value`` (a string, or texts by language) in ``language`` or the best other."""
+def pick_text_language(value, language: str, fallback: str = "en") -> tuple[str, str]:
+    """(text, its language) of ``value`` (a string, or texts by language): in ``language``,
+    else the best other one, so a voice never reads English with a French accent."""
     if isinstance(value, str):
-        return value
+        return value, language
     if not isinstance(value, dict) or not value:
-        return ""
+        return "", language
     for code in (language, language.split("-")[0], fallback, "en"):
         if code and isinstance(value.get(code), str) and value[code]:
-            return value[code]
-    return next((v for v in value.values() if isinstance(v, str)), "")
+            return value[code], code
+    return next(((v, k) for k, v in value.items() if isinstance(v, str)), ("", language))
+
+
+def pick_text(value, language: str, fallback: str = "en") -> str:
+    return pick_text_language(value, language, fallback)[0]
 
 
 def _normalise(text) -> str:
@@ -199,9 +205,10 @@ class _Run:
         return PLACEHOLDER.sub(fill, text or "")
 
     def say(self, value, audio: str = "") -> None:
-        text = self.render(pick_text(value, self.language, self.organization.language))
+        text, language = pick_text_language(value, self.language, self.organization.language)
+        text = self.render(text)
         if text or audio:
-            self.prompts.append({"text": text, "audio": audio, "language": self.language})
+            self.prompts.append({"text": text, "audio": audio, "language": language})
 
     # Graph walking -----------------------------------------------------------------------
     def follow(self, key: str, outcome: str) -> str | None:
@@ -221,13 +228,17 @@ class _Run:
             language=self.language,
         )
 
+    def visit(self, key: str) -> None:
+        # Kept short: a caller looping through a menu all day must not grow the session forever.
+        self.session["path"] = [*self.session["path"], key][-MAX_PATH:]
+
     def run(self, key: str | None) -> Step:
         for _i in range(MAX_AUTOMATIC_STEPS):
             if key is None:
                 return self.finish({"action": "hangup", "reason": "no_route"})
             node = self.graph.nodes[key]
             self.session["node"] = key
-            self.session["path"].append(key)
+            self.visit(key)
             try:
                 key, step = self.execute(key, node["kind"], node["config"])
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -343,7 +354,7 @@ class _Run:
         config = node["config"]
         self.session["awaiting"] = None
         text = "" if text is None else str(text)[:MAX_VALUE_LENGTH]
-        self.session["inputs"].append({"node": key, "input": text})
+        self.session["inputs"] = [*self.session["inputs"], {"node": key, "input": text}][-MAX_PATH:]
         if node["kind"] == NodeKind.COLLECT:
             value = self.collected(config, text)
             if value is not None:
@@ -367,7 +378,7 @@ class _Run:
                     else _("Sorry, I did not understand.")
                 )
             self.say(config.get(f"{failure}_prompt") or default)
-            self.session["path"].append(key)
+            self.visit(key)
             self.say(config.get("prompt"), config.get("audio", ""))
             return self.ask(key)
         edges = self.graph.edges.get(key, {})

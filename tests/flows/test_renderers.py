@@ -38,7 +38,8 @@ def test_voice_menu_is_a_gather(org_a, ivr):
         "Bienvenue.",
         "Press 1 for billing, 2 for support, or say agent.",
     ]
-    assert {s.attrib["language"] for s in says} == {"fr-FR"}
+    # The menu has no French text: its English is said with an English voice.
+    assert [s.attrib["language"] for s in says] == ["fr-FR", "en-US"]
     assert root.find("Redirect").text == "/voice/flow/7/"
 
 
@@ -95,3 +96,11 @@ def test_chat_messages_with_buttons(org_a, ivr):
     ]
     # A tapped button comes back as its id.
     assert flow_advance(step.session, "agent").session["path"][-1] == "support"
+
+
+def test_a_prompt_missing_in_the_callers_language_is_said_in_its_own(org_a):
+    version = build_version(org_a, {"bye": ("hangup", {"prompt": {"fr": "Au revoir"}}, {})})
+    spanish = ContactFactory(organization=org_a, language="es")
+    step = flow_start(version, FlowContext(organization=org_a, contact=spanish))
+    say = parse(render_voice(step, action_url="/a")).find("Say")
+    assert (say.text, say.attrib["language"]) == ("Au revoir", "fr-FR")
