@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 SESSION_FORMAT = 1
 MAX_AUTOMATIC_STEPS = 100  # nodes run without input in one call; validation forbids such loops
 MAX_VALUE_LENGTH = 500
+MAX_LOOKUP_BYTES = 64 * 1024
 MAX_PATH = 200  # nodes (and answers) remembered in the session
 DEFAULT_TIMEOUT = 5
 DEFAULT_RETRIES = 2
@@ -473,10 +474,14 @@ class _Run:
                 timeout=config.get("timeout") or 3,
                 allow_redirects=False,  # a redirect could lead to an internal address
                 headers={"Accept": "application/json"},
+                stream=True,
             ) as response:
                 if not 200 <= response.status_code < 300:
                     return None
-                data = response.json()
+                raw = response.raw.read(MAX_LOOKUP_BYTES + 1, decode_content=True)
+                if len(raw) > MAX_LOOKUP_BYTES:
+                    return None  # a self-service answer is small; never load a huge body
+                data = json.loads(raw)
         except (requests.RequestException, ValueError) as exc:
             logger.info("flows.lookup_failed", extra={"url": url, "error": str(exc)})
             return None

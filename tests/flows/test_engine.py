@@ -236,7 +236,13 @@ def test_lookup_from_a_contact_field(org_a):
 
 class _Accounts(BaseHTTPRequestHandler):
     def do_GET(self):
-        if self.path.startswith("/accounts/AC%2010293"):
+        if self.path == "/big":
+            body = json.dumps({"data": {"balance": 1, "pad": "x" * 100_000}}).encode()
+            self.send_response(200)
+        elif self.path == "/html":
+            body = b"<html>oops</html>"
+            self.send_response(200)
+        elif self.path.startswith("/accounts/AC%2010293"):
             body = json.dumps({"data": {"balance": 17.5, "history": [1, 2]}}).encode()
             self.send_response(200)
         else:
@@ -304,6 +310,9 @@ def test_http_lookup_errors(org_a, accounts_server, settings):
     closed = accounts_server.rsplit(":", 1)[0] + ":9"  # nothing listens on port 9
     unreachable = _lookup_flow(org_a, {**config, "url": closed + "/accounts/x"})
     assert branch(unreachable, org_a) == "Sorry, no balance."
+    for path in ("/big", "/html"):  # too large, not JSON
+        broken = _lookup_flow(org_a, {**config, "url": accounts_server + path})
+        assert branch(broken, org_a) == "Sorry, no balance."
     # Private addresses are refused unless the deployment allows them.
     settings.FLOWS_LOOKUP_ALLOW_PRIVATE_NETWORKS = False
     contact = ContactFactory(organization=org_a, custom_fields={"account_number": "AC 10293"})
