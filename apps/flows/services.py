@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from apps.flows.models import Flow, FlowVersion, Node, Transition
 from apps.flows.validation import flow_validate
+from apps.interactions.services import event_record
 
 logger = logging.getLogger(__name__)
 
@@ -88,12 +89,29 @@ def flow_version_publish(*, version: FlowVersion, actor=None) -> FlowVersion:
         if errors:
             raise FlowInvalid(errors)
         now = timezone.now()
+        previous = (
+            FlowVersion.objects.filter(flow_id=version.flow_id, status=FlowVersion.Status.PUBLISHED)
+            .values_list("number", flat=True)
+            .first()
+        )
         FlowVersion.objects.filter(
             flow_id=version.flow_id, status=FlowVersion.Status.PUBLISHED
         ).update(status=FlowVersion.Status.ARCHIVED, updated_at=now)
+        rollback = version.status == FlowVersion.Status.ARCHIVED
         version.status = FlowVersion.Status.PUBLISHED
         version.published_at = now
         version.save(update_fields=["status", "published_at", "updated_at"])
+        event_record(
+            organization=version.organization,
+            type="flow.published",
+            actor=actor,
+            data={
+                "flow": version.flow_id,
+                "version": version.number,
+                "previous": previous,
+                "rollback": rollback,
+            },
+        )
     logger.info(
         "flows.published",
         extra={"version": version.pk, "flow": version.flow_id, "actor": getattr(actor, "pk", None)},

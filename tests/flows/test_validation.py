@@ -8,6 +8,7 @@ from apps.flows.services import (
     flow_version_rollback,
 )
 from apps.flows.validation import flow_validate
+from apps.interactions.models import Event
 from tests.factories import ContactFieldFactory, QueueFactory
 from tests.flows.factories import build_version, ivr_spec
 
@@ -189,6 +190,13 @@ def test_one_published_version_and_rollback(org_a, queue, admin_a):
     second.refresh_from_db()
     assert first.status == FlowVersion.Status.PUBLISHED
     assert second.status == FlowVersion.Status.ARCHIVED
+    events = Event.objects.filter(type="flow.published").order_by("id")
+    assert [e.data for e in events] == [
+        {"flow": first.flow_id, "version": 1, "previous": None, "rollback": False},
+        {"flow": first.flow_id, "version": 2, "previous": 1, "rollback": False},
+        {"flow": first.flow_id, "version": 1, "previous": 2, "rollback": True},
+    ]
+    assert {e.actor for e in events} == {admin_a}
 
 
 def test_the_database_refuses_two_published_versions(org_a, queue):
