@@ -41,8 +41,21 @@ class _VersionInline(admin.TabularInline):
         return self._editable(obj) and super().has_delete_permission(request, obj)
 
 
+class NodeForm(forms.ModelForm):
+    class Meta:
+        model = Node
+        fields = ["order", "key", "kind", "label", "is_start", "config"]
+        widgets = {
+            "order": forms.NumberInput(attrs={"style": "width: 4em"}),
+            "key": forms.TextInput(attrs={"size": 14}),
+            "label": forms.TextInput(attrs={"size": 18}),
+            "config": forms.Textarea(attrs={"rows": 4, "cols": 48}),
+        }
+
+
 class NodeInline(_VersionInline):
     model = Node
+    form = NodeForm
     fields = ["order", "key", "kind", "label", "is_start", "config"]
     extra = 1
 
