@@ -184,3 +184,22 @@ def test_the_flow_page_lists_versions_and_starts_a_draft(client, supervisor_a, i
     )
     assert "Draft 2 of" in response.content.decode()
     assert ivr.flow.versions.get(number=2).nodes.count() == ivr.nodes.count()
+
+
+def test_a_manager_may_simulate_but_not_publish(client, roles, org_a, ivr):
+    from apps.accounts.models import Role
+    from tests.factories import UserFactory
+
+    manager = UserFactory(organization=org_a, roles=[Role.MANAGER])
+    draft = build_version(org_a, ivr_spec(), flow=ivr.flow)
+    client.force_login(manager)
+    assert client.get(simulate_url(draft)).status_code == 200
+    publish = reverse("admin:flows_flowversion_publish", args=[draft.pk])
+    assert client.post(publish).status_code == 403
+    assert (
+        client.post(reverse("admin:flows_flowversion_new_draft", args=[draft.pk])).status_code
+        == 403
+    )
+    draft.refresh_from_db()
+    assert draft.status == FlowVersion.Status.DRAFT
+    assert ivr.flow.versions.count() == 2
