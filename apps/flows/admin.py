@@ -169,6 +169,8 @@ class FlowVersionAdmin(TenantAdmin):
         if not change:
             obj.number = services.flow_version_next_number(flow=obj.flow)
             obj.created_by = request.user
+            # A version belongs to its flow's organization (a platform operator picks no other).
+            obj.organization_id = obj.flow.organization_id
         super().save_model(request, obj, form, change)
 
     @admin.display(description=gettext_lazy("problems"))

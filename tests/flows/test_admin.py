@@ -203,3 +203,12 @@ def test_a_manager_may_simulate_but_not_publish(client, roles, org_a, ivr):
     draft.refresh_from_db()
     assert draft.status == FlowVersion.Status.DRAFT
     assert ivr.flow.versions.count() == 2
+
+
+def test_a_platform_operator_adds_a_version_to_any_flow(client, org_a, django_user_model):
+    operator = django_user_model.objects.create_superuser("operator", "op@example.com", "x")
+    flow = Flow.objects.create(organization=org_a, name="Tenant line")
+    client.force_login(operator)
+    response = client.post(reverse("admin:flows_flowversion_add"), {"flow": flow.pk})
+    assert response.status_code == 302
+    assert flow.versions.get().organization == org_a
