@@ -1,6 +1,7 @@
 """Is a flow version fit to publish? Human messages naming the node, never an exception."""
 
 import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from django.utils.translation import gettext as _
@@ -202,6 +203,13 @@ class _Checker:
         elif test == "time_window":
             if not TIME.match(str(config.get("start"))) or not TIME.match(str(config.get("end"))):
                 self.error(key, _("a time window needs a start and an end as HH:MM."))
+            if config.get("time_zone"):
+                try:
+                    ZoneInfo(str(config["time_zone"]))
+                except (ZoneInfoNotFoundError, ValueError):
+                    self.error(
+                        key, _("unknown time zone “%(zone)s”.") % {"zone": config["time_zone"]}
+                    )
             days = config.get("days")
             if days is not None and not (
                 isinstance(days, list) and all(isinstance(d, int) and 0 <= d <= 6 for d in days)

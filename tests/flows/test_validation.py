@@ -211,3 +211,18 @@ def test_rollback_needs_an_archived_version(org_a, queue):
     version = build_version(org_a, ivr_spec())
     with pytest.raises(ValueError):
         flow_version_rollback(version=version)
+
+
+def test_time_window_needs_times_and_a_real_zone(org_a):
+    spec = {
+        "night": (
+            "condition",
+            {"test": "time_window", "start": "8h", "end": "18:00", "time_zone": "Mars/Olympus"},
+            {"true": "end", "false": "end"},
+        ),
+        "end": ("hangup", {}, {}),
+    }
+    assert flow_validate(build_version(org_a, spec)) == [
+        "Node “night”: a time window needs a start and an end as HH:MM.",
+        "Node “night”: unknown time zone “Mars/Olympus”.",
+    ]
