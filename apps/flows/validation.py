@@ -219,6 +219,12 @@ class _Checker:
             values = config.get("in")
             if not isinstance(values, list) or not values:
                 self.error(key, _("“in” must list the values to match."))
+            elif test == "caller_country" and not all(
+                re.fullmatch(r"[A-Z]{2}", str(v)) for v in values
+            ):
+                self.error(key, _("countries are two-letter ISO codes in capitals (FR, US…)."))
+            elif test == "area_code" and not all(str(v).isdigit() for v in values):
+                self.error(key, _("area codes are digits, without the country code."))
         elif test in ("contact_field", "variable"):
             name = "field" if test == "contact_field" else "variable"
             if not str(config.get(name) or "").strip():

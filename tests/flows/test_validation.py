@@ -226,3 +226,23 @@ def test_time_window_needs_times_and_a_real_zone(org_a):
         "Node “night”: a time window needs a start and an end as HH:MM.",
         "Node “night”: unknown time zone “Mars/Olympus”.",
     ]
+
+
+def test_geographic_conditions_need_codes(org_a):
+    spec = {
+        "country": (
+            "condition",
+            {"test": "caller_country", "in": ["France"]},
+            {"true": "area", "false": "area"},
+        ),
+        "area": (
+            "condition",
+            {"test": "area_code", "in": ["+1 212"]},
+            {"true": "end", "false": "end"},
+        ),
+        "end": ("hangup", {}, {}),
+    }
+    assert flow_validate(build_version(org_a, spec)) == [
+        "Node “country”: countries are two-letter ISO codes in capitals (FR, US…).",
+        "Node “area”: area codes are digits, without the country code.",
+    ]
