@@ -391,8 +391,9 @@ class SimulatorForm(forms.Form):
         required=False,
     )
     caller = forms.CharField(label=gettext_lazy("Caller number"), required=False, max_length=32)
-    language = forms.CharField(
+    language = forms.RegexField(
         label=gettext_lazy("Language"),
+        regex=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$",
         required=False,
         max_length=10,
         help_text=gettext_lazy("Empty: the contact's, else the organization's."),

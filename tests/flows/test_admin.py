@@ -85,9 +85,12 @@ def test_simulator_refuses_a_contact_of_another_organization(client, supervisor_
     client.force_login(supervisor_a)
     theirs = ContactFactory(organization=org_b)
     url = simulate_url(ivr)
-    response = client.post(url, {"action": "start", "channel": "voice", "contact": theirs.pk})
+    response = client.post(
+        url, {"action": "start", "channel": "voice", "contact": theirs.pk, "language": "<b>"}
+    )
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
+    assert "Enter a valid value" in response.content.decode()
     assert "Welcome to Acme." not in client.get(url).content.decode()
 
 
