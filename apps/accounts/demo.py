@@ -93,6 +93,10 @@ def demo_load(path: Path = DEMO_FILE) -> list[tuple[str, str, str]]:
             from apps.interactions.demo import demo_crm_load
 
             demo_crm_load(organization=organization, data=org_row["crm"])
+        if "ivr" in org_row:
+            from apps.flows.demo import demo_ivr_load
+
+            demo_ivr_load(organization=organization, name=org_row["ivr"])
         if "webchat" in org_row:
             from apps.connectors.demo import demo_webchat_load
 

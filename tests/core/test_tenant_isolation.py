@@ -466,7 +466,7 @@ TENANT_ADMINS = [model for model in admin.site._registry if issubclass(model, Te
 def _admin_object(model, org, owner):
     from apps.campaigns.models import Campaign
     from apps.connectors.models import InboundEvent, MailboxState
-    from apps.flows.models import Flow
+    from apps.flows.models import Flow, FlowVersion
     from apps.interactions.services import event_record
     from apps.queues.models import AgentSkill, BusinessHours
     from tests.factories import (
@@ -511,6 +511,9 @@ def _admin_object(model, org, owner):
         "Event": lambda o, _: event_record(organization=o, type="test.event"),
         "Queue": lambda o, _: QueueFactory(organization=o),
         "Flow": lambda o, _: Flow.objects.create(organization=o, name="Alpha IVR"),
+        "FlowVersion": lambda o, _: FlowVersion.objects.create(
+            organization=o, flow=Flow.objects.create(organization=o, name="Alpha IVR"), number=1
+        ),
         "Campaign": lambda o, _: Campaign.objects.create(organization=o, name="Alpha calls"),
         "Skill": _skill,
         "AgentSkill": lambda o, owner: AgentSkill.objects.create(
