@@ -282,6 +282,10 @@ else:
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="contact-center@localhost")
 
+# --- Self-service flows (apps/flows) --------------------------------------------------------------
+# HTTP lookups of flows may reach private addresses (an intranet CRM) only when this is on.
+FLOWS_LOOKUP_ALLOW_PRIVATE_NETWORKS = env.bool("FLOWS_LOOKUP_ALLOW_PRIVATE_NETWORKS", default=False)
+
 # --- Channels (apps/connectors) -----------------------------------------------------------------
 # Fernet keys for channel credentials, newest first (empty: one derived from SECRET_KEY).
 CHANNEL_SECRET_KEYS = env.list("CHANNEL_SECRET_KEYS", default=[])
