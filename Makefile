@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test test-fast test-sqlite test-postgres test-browser install install-test lint format messages clean
+.PHONY: run test test-fast test-sqlite test-postgres test-browser test-deps install install-test lint format messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +31,14 @@ test: install-test lint test-sqlite test-postgres test-browser
 ## test-fast: the suite on SQLite only (no services, no browser)
 test-fast: install-test test-sqlite
 
-test-sqlite: install-test
+# System packages the tests need (Dovecot for the e-mail tests), installed when missing.
+test-deps:
+	scripts/test-deps.sh
+
+test-sqlite: install-test test-deps
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -m "not browser" -n 2 -p no:cacheprovider
 
-test-postgres: install-test
+test-postgres: install-test test-deps
 	scripts/test-postgres.sh
 
 test-browser: install-test

@@ -219,6 +219,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.connectors.tasks.channels_sweep_task",
         "schedule": timedelta(seconds=30),
     },
+    "email-poll": {
+        "task": "apps.connectors.tasks.email_poll_task",
+        "schedule": timedelta(seconds=env.int("EMAIL_POLL_SECONDS", default=60)),
+    },
 }
 
 # --- Auth -------------------------------------------------------------------------------------
@@ -268,6 +272,16 @@ MEDIA_ROOT = Path(env.str("DJANGO_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
 # Files agents attach to messages (served only through an access-checked view, never MEDIA_URL).
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# --- Mail the platform sends itself (transcripts when no mailbox is set up) --------------------
+# EMAIL_URL: smtp://user:password@host:587/?tls=True, consolemail://, … Embedded default: files
+# in var/mail/ (nothing leaves the machine; read them there).
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = VAR_DIR / "mail"
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="contact-center@localhost")
+
 # --- Channels (apps/connectors) -----------------------------------------------------------------
 # Fernet keys for channel credentials, newest first (empty: one derived from SECRET_KEY).
 CHANNEL_SECRET_KEYS = env.list("CHANNEL_SECRET_KEYS", default=[])
@@ -280,6 +294,33 @@ META_GRAPH_URL = env.str("META_GRAPH_URL", default="https://graph.facebook.com/v
 X_API_URL = env.str("X_API_URL", default="https://api.x.com/2").rstrip("/")
 # Video calls: rooms on a Jitsi-compatible server (a self-hosted Jitsi Meet, or meet.jit.si).
 VIDEO_BASE_URL = env.str("VIDEO_BASE_URL", default="https://meet.jit.si").rstrip("/")
+# E-mail channel: mailboxes polled over IMAP every EMAIL_POLL_SECONDS (at most EMAIL_POLL_BATCH
+# messages each time); a message larger than EMAIL_MAX_BYTES is taken with its headers only.
+# ESP inbound webhooks (django-anymail, under /hooks/anymail/<esp>/inbound/) need HTTP basic
+# auth: ANYMAIL_WEBHOOK_SECRET="user:password" (comma-separated for a rotation); unset, they
+# refuse everything. Any other ANYMAIL_<NAME> variable becomes anymail's setting <NAME> (e.g.
+# ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY, which Mailgun's inbound webhook needs).
+EMAIL_POLL_SECONDS = env.int("EMAIL_POLL_SECONDS", default=60)
+EMAIL_POLL_BATCH = env.int("EMAIL_POLL_BATCH", default=200)
+EMAIL_MAX_BYTES = env.int("EMAIL_MAX_BYTES", default=30 * 1024 * 1024)
+ANYMAIL = {
+    **{
+        name.removeprefix("ANYMAIL_"): _secret(name)
+        for name in {n.removesuffix("_FILE") for n in os.environ if n.startswith("ANYMAIL_")}
+    },
+    "WEBHOOK_SECRET": [s for s in (_secret("ANYMAIL_WEBHOOK_SECRET") or "").split(",") if s],
+}
+# Web chat widget (apps/connectors/webchat.py): limits per visitor token, per address, per hour.
+WEBCHAT_MESSAGE_MAX_CHARS = env.int("WEBCHAT_MESSAGE_MAX_CHARS", default=2000)
+WEBCHAT_MESSAGES_PER_MINUTE = env.int("WEBCHAT_MESSAGES_PER_MINUTE", default=20)
+WEBCHAT_MESSAGES_PER_MINUTE_PER_IP = env.int("WEBCHAT_MESSAGES_PER_MINUTE_PER_IP", default=60)
+WEBCHAT_CONVERSATIONS_PER_HOUR_PER_IP = env.int("WEBCHAT_CONVERSATIONS_PER_HOUR_PER_IP", default=10)
+WEBCHAT_TRANSCRIPTS_PER_HOUR = env.int("WEBCHAT_TRANSCRIPTS_PER_HOUR", default=3)
+# Other socket frames (typing, receipts): more than this per minute are dropped.
+WEBCHAT_FRAMES_PER_MINUTE = env.int("WEBCHAT_FRAMES_PER_MINUTE", default=120)
+WEBCHAT_CALLBACK_MAX_DAYS = env.int("WEBCHAT_CALLBACK_MAX_DAYS", default=30)
+# Seconds between two checks of a waiting visitor's place in line (sent when it changes).
+WEBCHAT_STATUS_SECONDS = env.float("WEBCHAT_STATUS_SECONDS", default=5.0)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

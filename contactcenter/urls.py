@@ -64,6 +64,8 @@ urlpatterns = [
     path("notifications/", include("apps.notifications.urls")),
     path("desk/", include("apps.desk.urls")),
     path("hooks/", include("apps.connectors.urls")),
+    path("hooks/anymail/", include("anymail.urls")),  # ESP inbound e-mail (basic auth)
+    path("widget/", include("apps.connectors.webchat_urls")),
     path("admin/", admin.site.urls),
     path(
         "api/schema/",

@@ -97,6 +97,10 @@ def demo_load(path: Path = DEMO_FILE) -> list[tuple[str, str, str]]:
             from apps.flows.demo import demo_ivr_load
 
             demo_ivr_load(organization=organization, name=org_row["ivr"])
+        if "webchat" in org_row:
+            from apps.connectors.demo import demo_webchat_load
+
+            demo_webchat_load(organization=organization, data=org_row["webchat"])
     su = data["superuser"]
     if not User.objects.filter(username=su["username"]).exists():
         User.objects.create_superuser(username=su["username"], email=su["email"], password=password)

@@ -188,6 +188,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "connectors.change_inboundevent",
         "connectors.view_outbound",
         "connectors.change_outbound",
+        "connectors.view_mailboxstate",
         "accounts.delete_user",
         "accounts.delete_agentprofile",
         "accounts.view_apikey",

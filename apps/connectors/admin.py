@@ -9,7 +9,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from apps.connectors import services
-from apps.connectors.models import ChannelAccount, InboundEvent, Kind, Outbound
+from apps.connectors.models import ChannelAccount, InboundEvent, Kind, MailboxState, Outbound
 from apps.connectors.providers.common import absolute
 from apps.core.admin import TenantAdmin
 
@@ -20,16 +20,29 @@ SECRETS = {
     Kind.MESSENGER: ["app_secret", "verify_token", "access_token"],
     Kind.INSTAGRAM: ["app_secret", "verify_token", "access_token"],
     Kind.X: ["consumer_secret", "access_token"],
-    Kind.EMAIL: ["password"],
+    Kind.EMAIL: ["password", "smtp_password", "esp_api_key"],
     Kind.FAX: ["webhook_secret"],
     Kind.WEBCHAT: [],
 }
 ALL_SECRETS = sorted({name for names in SECRETS.values() for name in names})
 
 
+SECRET_LABELS = {
+    "auth_token": _("Auth token"),
+    "app_secret": _("App secret"),
+    "verify_token": _("Verify token"),
+    "access_token": _("Access token"),
+    "consumer_secret": _("Consumer secret"),
+    "password": _("Mailbox password (IMAP, and SMTP unless set below)"),
+    "smtp_password": _("SMTP password"),
+    "esp_api_key": _("ESP API key"),
+    "webhook_secret": _("Webhook signing secret"),
+}
+
+
 def _secret_field(name: str) -> forms.CharField:
     return forms.CharField(
-        label=name.replace("_", " ").capitalize(),
+        label=SECRET_LABELS.get(name, name.replace("_", " ").capitalize()),
         required=False,
         widget=forms.PasswordInput(render_value=False),
         help_text=_(
@@ -107,12 +120,19 @@ class ChannelAccountAdmin(TenantAdmin):
             Kind.INSTAGRAM: [("connectors-meta", _("callback URL"))],
             Kind.X: [("connectors-x", _("webhook URL"))],
             Kind.FAX: [("connectors-fax", _("fax webhook URL"))],
+            Kind.WEBCHAT: [
+                ("webchat-script", _("widget script (in a script tag on your site)")),
+                ("webchat-demo", _("demo page")),
+            ],
         }.get(account.kind, [])
         rows = [
             (label, absolute(path) or path)
             for name, label in names
             for path in [reverse(name, kwargs={"key": account.key})]
         ]
+        if account.kind == Kind.EMAIL:  # polled over IMAP; or an ESP posts it to anymail
+            path = reverse("anymail:postmark_inbound_webhook").replace("postmark", "<esp>")
+            rows.append((_("ESP inbound (basic auth)"), absolute(path) or path))
         if not rows:
             return "—"
         return format_html(
@@ -123,6 +143,18 @@ class ChannelAccountAdmin(TenantAdmin):
         if not request.user.is_superuser:
             obj.organization = self._org(request)
         services.channel_account_save(account=obj, secrets=form.secrets())
+
+
+@admin.register(MailboxState)
+class MailboxStateAdmin(TenantAdmin):
+    """Where IMAP polling of each mailbox stands, and its last error."""
+
+    list_display = ["account", "uidvalidity", "last_uid", "polled_at", "last_error"]
+    list_select_related = ["account"]
+    readonly_fields = ["account", "uidvalidity", "last_uid", "polled_at", "last_error"]
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.action(description=_("Process again"), permissions=["change"])

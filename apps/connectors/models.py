@@ -154,3 +154,20 @@ class Outbound(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.message_id} → {self.to} ({self.get_status_display()})"
+
+
+class MailboxState(TenantModel):
+    """Where IMAP polling of one mailbox stands: the folder's UIDVALIDITY and the last UID
+    taken. A new UIDVALIDITY voids the UIDs: the next poll takes the unseen messages again
+    (what was already stored is recognised by its Message-ID)."""
+
+    account = models.OneToOneField(
+        ChannelAccount, on_delete=models.CASCADE, related_name="mailbox_state"
+    )
+    uidvalidity = models.BigIntegerField(null=True, blank=True)
+    last_uid = models.BigIntegerField(default=0)
+    polled_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.account} UIDVALIDITY {self.uidvalidity} UID {self.last_uid}"

@@ -15,3 +15,14 @@ def webhook_account(*, key, kinds) -> ChannelAccount:
     if account is None:
         raise Http404
     return account
+
+
+def webchat_account(*, key) -> ChannelAccount:
+    """The active chat widget a public key names (unknown, inactive, malformed: 404)."""
+    import uuid
+
+    try:
+        key = uuid.UUID(str(key))
+    except ValueError as exc:
+        raise Http404 from exc
+    return webhook_account(key=key, kinds=["webchat"])

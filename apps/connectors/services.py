@@ -252,10 +252,19 @@ def _route(account: ChannelAccount, interaction: Interaction) -> None:
         interaction_enqueue(interaction=interaction, queue=account.queue)
 
 
-def conversation_start(*, account: ChannelAccount, contact, identity, subject: str = ""):
+def conversation_start(
+    *,
+    account: ChannelAccount,
+    contact,
+    identity,
+    subject: str = "",
+    continues=None,
+    language: str = "",
+):
     """A new inbound interaction on the account's channel: the greeting bot talks first when
     the account has one (``config.greeting``), else it is routed at once (by the routing
-    rules, else to the account's queue)."""
+    rules, else to the account's queue). ``continues``: the closed one it carries on (e-mail);
+    ``language``: the customer's, when the channel tells it (web chat)."""
     from apps.interactions.services import interaction_create
 
     interaction = interaction_create(
@@ -265,6 +274,8 @@ def conversation_start(*, account: ChannelAccount, contact, identity, subject: s
         contact=contact,
         identity=identity,
         subject=subject,
+        continues=continues,
+        language=language,
         data={"account": account.pk},
     )
     Interaction.objects.filter(pk=interaction.pk).update(channel_account=account)
@@ -470,7 +481,7 @@ def delivery_update(*, account: ChannelAccount, provider_id: str, status: str, e
 
 # --- Outbound -----------------------------------------------------------------------------------
 
-SENDABLE = {Kind.SMS, Kind.WHATSAPP, Kind.MESSENGER, Kind.INSTAGRAM, Kind.X}
+SENDABLE = {Kind.SMS, Kind.WHATSAPP, Kind.MESSENGER, Kind.INSTAGRAM, Kind.X, Kind.EMAIL}
 
 
 def account_for_interaction(interaction: Interaction) -> ChannelAccount | None:
@@ -494,6 +505,10 @@ def outbound_enqueue(*, message: Message) -> Outbound | None:
     from apps.contacts.selectors import contact_can_be_contacted
 
     interaction = message.interaction
+    if interaction.channel == Kind.WEBCHAT:  # no provider: the visitor's socket
+        from apps.connectors.webchat import webchat_deliver
+
+        return webchat_deliver(message=message)
     if interaction.channel not in SENDABLE:
         return None
     if message.author_kind != Message.Author.SYSTEM and not contact_can_be_contacted(

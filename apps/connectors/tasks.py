@@ -20,3 +20,25 @@ def channels_sweep_task() -> None:
     services.inbound_retry_due()
     services.outbound_retry_due()
     services.bot_timeouts()
+
+
+@shared_task(ignore_result=True)
+def email_poll_task() -> None:
+    from apps.connectors.providers.email import mailboxes_poll
+
+    mailboxes_poll()
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=6)
+def email_send_plain_task(self, organization_id: int, to: str, subject: str, body: str) -> None:
+    """``email_send_plain`` from a task: transient failures are retried with backoff."""
+    from apps.accounts.models import Organization
+    from apps.connectors.providers.email import email_send_plain
+
+    organization = Organization.objects.get(pk=organization_id)
+    try:
+        email_send_plain(organization=organization, to=to, subject=subject, body=body)
+    except services.SendError as exc:
+        if exc.permanent:
+            raise
+        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 3600)) from exc

@@ -221,3 +221,9 @@ class LiveConsumer(AuthenticatedConsumer):
     async def participant_ended(self, event) -> None:
         await self._desk_panels()
         await self._conversation(event)
+
+    # --- Web chat: the visitor is typing (shown under the thread; app.js hides it again).
+
+    async def webchat_visitor_typing(self, event) -> None:
+        if self.interaction_id is not None and event["data"]["interaction"] == self.interaction_id:
+            await self.send_fragment("webchat/_visitor_typing.html", {"typing": True, "oob": True})

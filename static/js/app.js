@@ -143,6 +143,35 @@
     if (action && document.querySelector(".desk") && action()) { event.preventDefault(); }
   });
 
+  // Web chat: "the visitor is typing…" fades after a few seconds without news; the agent's
+  // typing in the composer is told to the visitor's widget (at most every 3 s).
+  var typingTimer = null;
+  function fadeVisitorTyping() {
+    var el = document.getElementById("visitor-typing");
+    if (!el || !el.dataset.typingShown) { return; }
+    delete el.dataset.typingShown;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(function () {
+      var now = document.getElementById("visitor-typing");
+      if (now) { now.textContent = ""; }
+    }, 5000);
+  }
+
+  var lastTypingSent = 0;
+  document.addEventListener("input", function (event) {
+    if (event.target.id !== "reply-body") { return; }
+    var form = event.target.form;
+    var url = form && form.dataset.typingUrl;
+    if (!url || Date.now() - lastTypingSent < 3000) { return; }
+    lastTypingSent = Date.now();
+    var csrf = form.querySelector("input[name=csrfmiddlewaretoken]");
+    fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {"X-CSRFToken": csrf ? csrf.value : ""}
+    }).catch(function () { /* best effort: typing is a hint */ });
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     setUpDesk();
     showUnreadInTitle();
@@ -157,6 +186,7 @@
     expireToasts();
     tick();
     checkNewOffers();
+    fadeVisitorTyping();
   });
   document.addEventListener("htmx:afterSwap", function () {
     showUnreadInTitle();

@@ -57,6 +57,19 @@ EXEMPT = {
     # A signed, expiring link a provider fetches a file we send by (tests/connectors/test_admin.py
     # proves a forged or expired token is 404).
     "connectors-media",
+    # The chat widget: the key names a public widget, the caller is an anonymous visitor known
+    # by their token. tests/connectors/test_webchat.py proves a visitor of one organization's
+    # widget sees nothing through another's key (history, files), an unknown or inactive key
+    # is 404, and a forged file link 404.
+    "webchat-script",
+    "webchat-config",
+    "webchat-start",
+    "webchat-history",
+    "webchat-upload",
+    "webchat-offline",
+    "webchat-transcript",
+    "webchat-file",
+    "webchat-demo",
 }
 
 
@@ -269,6 +282,7 @@ OBJECT_CASES = [
     Case("desk-tags", _interaction, methods=("post",)),
     Case("desk-block", _interaction, methods=("post",)),
     Case("desk-note", _interaction, methods=("post",)),
+    Case("webchat-agent-typing", _interaction, methods=("post",)),
     Case("desk-follow-up-create", _interaction, methods=("post",)),
     Case("desk-consult", _interaction, methods=("post",)),
     Case("desk-video", _interaction, methods=("post",)),
@@ -451,7 +465,7 @@ TENANT_ADMINS = [model for model in admin.site._registry if issubclass(model, Te
 
 def _admin_object(model, org, owner):
     from apps.campaigns.models import Campaign
-    from apps.connectors.models import InboundEvent
+    from apps.connectors.models import InboundEvent, MailboxState
     from apps.flows.models import Flow, FlowVersion
     from apps.interactions.services import event_record
     from apps.queues.models import AgentSkill, BusinessHours
@@ -476,6 +490,9 @@ def _admin_object(model, org, owner):
             payload={},
         ),
         "Outbound": _outbound,
+        "MailboxState": lambda o, owner: MailboxState.objects.create(
+            organization=o, account=_channel_account(o, owner)
+        ),
         "ChatRoom": _chat_room,
         "ChatMessage": _chat_file,
         "Team": _team,

@@ -8,7 +8,7 @@ from apps.connectors.models import Kind
 
 
 def provider_for(kind: str) -> ModuleType:
-    from apps.connectors.providers import fax, meta, twilio_sms, x
+    from apps.connectors.providers import email, fax, meta, twilio_sms, x
 
     modules = {
         Kind.FAX: fax,
@@ -17,6 +17,7 @@ def provider_for(kind: str) -> ModuleType:
         Kind.MESSENGER: meta,
         Kind.INSTAGRAM: meta,
         Kind.X: x,
+        Kind.EMAIL: email,
     }
     if kind not in modules:
         raise LookupError(f"no provider for {kind}")

@@ -22,3 +22,12 @@ class Command(BaseCommand):
         for org, username, roles in logins:
             self.stdout.write(f"  {username.ljust(width)}  {org} — {roles}")
         self.stdout.write(f"\nAdmin: {url}admin/   API docs: {url}api/docs/\n")
+        from apps.connectors.models import ChannelAccount
+
+        demo_organizations = {org for org, _username, _roles in logins}
+        for account in ChannelAccount.objects.filter(
+            kind="webchat", is_active=True, organization__name__in=demo_organizations
+        ).select_related("organization"):
+            self.stdout.write(
+                f"Web chat demo ({account.organization.name}): {url}widget/{account.key}/demo/\n"
+            )
