@@ -629,7 +629,9 @@ def call_status_handle(*, account: ChannelAccount, fields: dict) -> str | None:
             return "ignored"
         state = fresh.state
         outcome = voice.get("outcome") or ""
-        if state in WAITING_STATES:
+        if voice.get("recorded"):  # a voicemail, routed to be called back: not abandoned
+            outcome = "voicemail"
+        elif state in WAITING_STATES:
             _cancel_pending_offers(fresh, now)
             interaction_transition(interaction=fresh, to=State.ABANDONED, locked=True)
             outcome = "abandoned"
