@@ -16,9 +16,6 @@ fi
 # honcho sets PORT per process (foreman style), so the web port travels as WEB_PORT.
 export WEB_PORT="$PORT" HOST
 
-# Voice: without a real provider, the REST API is the built-in simulator of this very server.
-export TWILIO_API_BASE="${TWILIO_API_BASE:-http://${HOST}:${PORT}/voice/simulator/api}"
-
 # Set-up runs before Redis is up: it needs no real time (nobody is connected yet).
 setup() { env -u REDIS_URL CELERY_TASK_ALWAYS_EAGER=true python manage.py "$@"; }
 setup migrate --noinput

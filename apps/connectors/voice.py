@@ -646,7 +646,7 @@ def call_status_handle(*, account: ChannelAccount, fields: dict) -> str | None:
             outcome = outcome or "abandoned"
         elif state == State.VOICEMAIL and not voice.get("recorded"):
             outcome = "abandoned"
-        outcome = outcome or state
+        outcome = outcome or ("answered" if fresh.answered_at else state)
         fresh.refresh_from_db()
         voice = {**((fresh.data or {}).get("voice") or {}), "ended": True, "outcome": outcome}
         fresh.data = {**fresh.data, "voice": voice}
@@ -810,7 +810,7 @@ def voice_sync(*, interaction_id: int) -> dict:
         voice["legs"] = legs
         fresh.data = {**fresh.data, "voice": voice}
         fresh.save(update_fields=["data"])
-    rest = twilio_voice.client(account)
+    rest = twilio_voice.client(account, base=voice.get("base", ""))
     hang_customer = (
         not voice.get("ended")
         and interaction.state in (State.WRAP_UP, State.CLOSED)

@@ -177,6 +177,44 @@ def test_hold_from_the_desk_holds_the_callers_conference_leg(line, live_server):
     assert types == ["call.hold", "call.resumed"]
 
 
+def test_consult_holds_the_caller_conference_lets_all_hear_and_ending_hangs_up(line, live_server):
+    from apps.interactions.models import Participant
+
+    account, billing, _support = line
+    agent = agent_in_queue(billing, username="dave")
+    expert = agent_in_queue(billing, status="away", username="erin")
+    call = engine.sim_keys(call=_dial(account, live_server), keys="1", submit=True)
+    interaction = Interaction.objects.get(provider_ref=call.sid)
+    offer = Offer.objects.get(interaction=interaction, agent=agent, status="pending")
+    queue_services.offer_accept(offer=offer, agent=agent)
+
+    participant = queue_services.participant_invite(
+        interaction=interaction, actor=agent, agent=expert, mode=Participant.Mode.CONSULT
+    )
+    assert not SimCall.objects.filter(to_number="client:erin").exists()  # still ringing
+    queue_services.participant_answer(participant=participant, agent=expert, accept=True)
+    erin = _leg_of(expert)
+    assert erin.conference == voice.conference_name(interaction)
+    assert "A colleague asks you to join a call." in erin.texts
+    call.refresh_from_db()
+    assert call.hold  # consulting: the caller does not hear
+
+    queue_services.participant_conference(participant=participant, actor=agent)
+    call.refresh_from_db()
+    assert not call.hold  # conference: all hear
+
+    queue_services.participant_end(participant=participant, actor=agent)
+    erin.refresh_from_db()
+    assert erin.status == "completed"
+
+    # The agent closes the conversation on the desk: the call ends for everybody.
+    interaction_close(interaction=interaction, actor=agent)
+    call.refresh_from_db()
+    assert call.status == "completed" and _leg_of(agent).status == "completed"
+    ended = Event.objects.get(interaction=interaction, type="call.ended")
+    assert ended.data["outcome"] == "answered" and ended.data["talk_seconds"] >= 0
+
+
 def test_after_hours_the_caller_leaves_a_voicemail_routed_for_callback(line, live_server):
     account, _billing, support = line
     _hours(account.organization, open_=False)

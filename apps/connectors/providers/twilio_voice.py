@@ -19,10 +19,17 @@ ENDED_STATUSES = {"completed", "busy", "no-answer", "failed", "canceled"}
 KNOWN_STATUSES = {"queued", "initiated", "ringing", "in-progress", "answered"} | ENDED_STATUSES
 
 
-def client(account) -> Client:
-    """The REST client of ``account``, pointed at ``TWILIO_API_BASE`` when set (the simulator)."""
+SIMULATOR_API = "/voice/simulator/api"
+
+
+def client(account, *, base: str = "") -> Client:
+    """The REST client of ``account``: Twilio, or ``TWILIO_API_BASE`` when set; a number marked
+    ``config["simulated"]`` (the demo's) uses the built-in simulator of the server its call came
+    in on (``base``), whatever the port, without redirecting other accounts' REST calls."""
     rest = Client(account.config.get("account_sid", ""), account.secret("auth_token"))
-    if settings.TWILIO_API_BASE:
+    if account.config.get("simulated") and base:
+        rest.api.base_url = base.rstrip("/") + SIMULATOR_API
+    elif settings.TWILIO_API_BASE:
         rest.api.base_url = settings.TWILIO_API_BASE
     return rest
 
