@@ -767,8 +767,8 @@ def _whisper(interaction: Interaction, mode: str) -> str:
 def _plan(interaction: Interaction) -> dict:
     """Who should be on the call now: agent id → mode ("agent", "consult", "conference")."""
     voice = _voice(interaction)
-    if voice.get("ended") or interaction.state not in LIVE_STATES:
-        return {}
+    if voice.get("ended") or voice.get("recorded") or interaction.state not in LIVE_STATES:
+        return {}  # no caller on the line (a voicemail is called back, not joined)
     wanted = {}
     if interaction.assigned_agent_id:
         wanted[interaction.assigned_agent_id] = "agent"

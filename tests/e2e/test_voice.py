@@ -29,7 +29,7 @@ def test_a_caller_on_the_simulator_reaches_an_agent_who_accepts_on_the_desk(
 ):
     # The demo's office hours must not decide the outcome of the test: open all day.
     live_system.manage("shell", "-c", ALWAYS_OPEN)
-    log_in(page, live_system, "acme-agent2")
+    log_in(page, live_system, "acme-agent1")
     page.goto("/desk/")
     wait_for_live_socket(page)
     page.select_option("#presence-status", "available")
@@ -58,7 +58,7 @@ def test_a_caller_on_the_simulator_reaches_an_agent_who_accepts_on_the_desk(
         expect(page.get_by_test_id("interaction-state")).to_have_text("Active")
 
         expect(phone.locator("#sim-connected")).to_contain_text(
-            "Connected to acme-agent2", timeout=EVENT_TIMEOUT
+            "Connected to acme-agent1", timeout=EVENT_TIMEOUT
         )
         phone.screenshot(path=str(artifacts_dir / "e2e-voice-connected.png"), full_page=True)
         phone.click("#sim-hangup")
