@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "apps.integrations",
     "apps.desk",
     "apps.connectors",
+    "apps.voicesim",
 ]
 
 MIDDLEWARE = [
@@ -294,6 +295,13 @@ CHANNEL_SECRET_KEYS = env.list("CHANNEL_SECRET_KEYS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
 # Provider API roots (tests and sandboxes point them elsewhere).
 TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="")
+# The simulated provider calls the webhooks here (default: the origin its page was opened on).
+VOICE_SIMULATOR_WEBHOOK_BASE = env.str("VOICE_SIMULATOR_WEBHOOK_BASE", default="").rstrip("/")
+# What a queued caller hears between announcements (a number's config "hold_music" overrides).
+VOICE_HOLD_MUSIC_URL = env.str(
+    "VOICE_HOLD_MUSIC_URL",
+    default="http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3",
+)
 META_GRAPH_URL = env.str("META_GRAPH_URL", default="https://graph.facebook.com/v21.0").rstrip("/")
 X_API_URL = env.str("X_API_URL", default="https://api.x.com/2").rstrip("/")
 # Video calls: rooms on a Jitsi-compatible server (a self-hosted Jitsi Meet, or meet.jit.si).

@@ -66,6 +66,7 @@ urlpatterns = [
     path("hooks/", include("apps.connectors.urls")),
     path("hooks/anymail/", include("anymail.urls")),  # ESP inbound e-mail (basic auth)
     path("widget/", include("apps.connectors.webchat_urls")),
+    path("voice/simulator/", include("apps.voicesim.urls")),
     path("admin/", admin.site.urls),
     path(
         "api/schema/",

@@ -97,6 +97,10 @@ def demo_load(path: Path = DEMO_FILE) -> list[tuple[str, str, str]]:
             from apps.flows.demo import demo_ivr_load
 
             demo_ivr_load(organization=organization, name=org_row["ivr"])
+        if "voice" in org_row:
+            from apps.connectors.demo import demo_voice_load
+
+            demo_voice_load(organization=organization, data=org_row["voice"])
         if "webchat" in org_row:
             from apps.connectors.demo import demo_webchat_load
 

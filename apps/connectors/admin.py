@@ -16,6 +16,7 @@ from apps.core.admin import TenantAdmin
 # The credentials each kind of account needs (stored encrypted, never shown again).
 SECRETS = {
     Kind.SMS: ["auth_token"],
+    Kind.VOICE: ["auth_token"],
     Kind.WHATSAPP: ["app_secret", "verify_token", "access_token"],
     Kind.MESSENGER: ["app_secret", "verify_token", "access_token"],
     Kind.INSTAGRAM: ["app_secret", "verify_token", "access_token"],
@@ -114,6 +115,10 @@ class ChannelAccountAdmin(TenantAdmin):
             Kind.SMS: [
                 ("connectors-twilio-sms", _("incoming messages")),
                 ("connectors-twilio-sms-status", _("status callback")),
+            ],
+            Kind.VOICE: [
+                ("connectors-twilio-voice", _("incoming calls (voice URL)")),
+                ("connectors-twilio-voice-status", _("call status callback")),
             ],
             Kind.WHATSAPP: [("connectors-meta", _("callback URL"))],
             Kind.MESSENGER: [("connectors-meta", _("callback URL"))],

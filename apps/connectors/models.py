@@ -27,6 +27,7 @@ class Kind(models.TextChoices):
     INSTAGRAM = "instagram", _("Instagram")
     X = "x", _("X (Twitter)")
     FAX = "fax", _("Fax and postal mail")
+    VOICE = "voice", _("Voice (phone number)")
 
 
 class ChannelAccount(TenantModel, TimeStampedModel):
@@ -40,7 +41,7 @@ class ChannelAccount(TenantModel, TimeStampedModel):
         max_length=255,
         blank=True,
         help_text=_(
-            "How the provider names it: the E.164 number (SMS, fax), the phone number id "
+            "How the provider names it: the E.164 number (SMS, fax, voice), the phone number id "
             "(WhatsApp), the page id (Messenger), the account id (Instagram, X), the address "
             "(e-mail). Inbound traffic is matched on it."
         ),

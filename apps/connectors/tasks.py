@@ -16,6 +16,13 @@ def outbound_send_task(outbound_id: int) -> None:
 
 
 @shared_task(ignore_result=True)
+def voice_sync_task(interaction_id: int) -> None:
+    from apps.connectors.voice import voice_sync
+
+    voice_sync(interaction_id=interaction_id)
+
+
+@shared_task(ignore_result=True)
 def channels_sweep_task() -> None:
     services.inbound_retry_due()
     services.outbound_retry_due()

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apps.connectors import selectors, services
 from apps.connectors.models import Kind
 from apps.connectors.providers import fax, meta, twilio_sms, x
-from apps.connectors.providers.common import MEDIA_LINK_MAX_AGE
+from apps.connectors.providers.common import MEDIA_LINK_MAX_AGE, public_url
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
@@ -39,6 +39,109 @@ def twilio_sms_view(request, key):
 @require_POST
 def twilio_sms_status_view(request, key):
     return _twilio(request, key, twilio_sms.status_items)
+
+
+def _voice(request, key, answer) -> HttpResponse:
+    """A signed call webhook of a voice number: TwiML back at once."""
+    from apps.connectors.providers import twilio_voice
+
+    account = selectors.webhook_account(key=key, kinds=[Kind.VOICE])
+    if not twilio_voice.verify(request, account):
+        return _refused()
+    return HttpResponse(answer(account), content_type="text/xml")
+
+
+def _call(request) -> str:
+    return (request.GET.get("call") or request.POST.get("CallSid") or "")[:64]
+
+
+def _base(request) -> str:
+    """Where the provider reached us (the public URL without the path): REST callbacks."""
+    url = public_url(request)
+    return url[: len(url) - len(request.get_full_path())]
+
+
+@csrf_exempt
+@require_POST
+def twilio_voice_view(request, key):
+    from apps.connectors import voice
+
+    fields = {k: request.POST.get(k, "")[:500] for k in request.POST}
+    if not fields.get("CallSid"):
+        return HttpResponse("CallSid missing.", status=400, content_type="text/plain")
+    return _voice(
+        request,
+        key,
+        lambda account: voice.call_incoming(account=account, fields=fields, base=_base(request)),
+    )
+
+
+@csrf_exempt
+@require_POST
+def twilio_voice_gather_view(request, key):
+    from apps.connectors import voice
+
+    fields = {k: request.POST.get(k, "")[:500] for k in ("Digits", "SpeechResult")}
+    return _voice(
+        request,
+        key,
+        lambda account: voice.call_gather(account=account, call_sid=_call(request), fields=fields),
+    )
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def twilio_voice_wait_view(request, key):
+    from apps.connectors import voice
+
+    digits = request.POST.get("Digits", "")[:10]
+    return _voice(
+        request,
+        key,
+        lambda account: voice.call_wait(account=account, call_sid=_call(request), digits=digits),
+    )
+
+
+def _voice_stored(request, key, items_of, answer=None) -> HttpResponse:
+    from apps.connectors.providers import twilio_voice
+
+    account = selectors.webhook_account(key=key, kinds=[Kind.VOICE])
+    if not twilio_voice.verify(request, account):
+        return _refused()
+    services.inbound_accept(account=account, items=items_of(request))
+    return HttpResponse(answer(account) if answer else EMPTY_TWIML, content_type="text/xml")
+
+
+@csrf_exempt
+@require_POST
+def twilio_voice_status_view(request, key):
+    from apps.connectors.providers import twilio_voice
+
+    return _voice_stored(request, key, twilio_voice.status_items)
+
+
+@csrf_exempt
+@require_POST
+def twilio_voice_recording_view(request, key):
+    from apps.connectors import voice
+    from apps.connectors.providers import twilio_voice
+
+    return _voice_stored(
+        request,
+        key,
+        lambda r: twilio_voice.recording_items(r, kind="recording"),
+        lambda account: voice.call_recorded(account=account, call_sid=_call(request)),
+    )
+
+
+@csrf_exempt
+@require_POST
+def twilio_voice_transcription_view(request, key):
+    from apps.connectors.providers import twilio_voice
+
+    return _voice_stored(
+        request, key, lambda r: twilio_voice.recording_items(r, kind="transcription")
+    )
 
 
 @csrf_exempt

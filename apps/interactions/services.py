@@ -279,6 +279,10 @@ def interaction_transition(
         at=now,
     )
     _publish(interaction, "interaction.updated")
+    if interaction.channel == Channel.VOICE:
+        from apps.connectors.voice import voice_changed
+
+        voice_changed(interaction)  # the call's legs follow (after commit)
     if to in _ENDING:
         participants_end(interaction=interaction, at=now)
     if frees_agent and interaction.assigned_agent_id:

@@ -800,6 +800,9 @@ def _live_for(interaction: Interaction, actor) -> Interaction:
 
 
 def _tell(participant: Participant, event: str, *agent_ids) -> None:
+    from apps.connectors.voice import voice_changed
+
+    voice_changed(participant.interaction)  # a call: their leg is dialled, held or hung up
     data = {"participant": participant.pk, "interaction": participant.interaction_id}
     for agent_id in {a for a in agent_ids if a}:
         publish(group=agent_group(agent_id), event=event, data=data)

@@ -54,6 +54,21 @@ EXEMPT = {
     "connectors-meta",
     "connectors-x",
     "connectors-fax",
+    "connectors-twilio-voice",
+    "connectors-twilio-voice-gather",
+    "connectors-twilio-voice-wait",
+    "connectors-twilio-voice-status",
+    "connectors-twilio-voice-recording",
+    "connectors-twilio-voice-transcription",
+    # The simulated provider's REST API: the caller authenticates with a number's account SID
+    # and auth token and only sees that number's organization's calls and conferences
+    # (tests/voicesim/test_simulator.py proves a wrong token is 401 and another organization's
+    # call 404).
+    "voicesim-api-calls",
+    "voicesim-api-call",
+    "voicesim-api-conferences",
+    "voicesim-api-participants",
+    "voicesim-api-participant",
     # A signed, expiring link a provider fetches a file we send by (tests/connectors/test_admin.py
     # proves a forged or expired token is 404).
     "connectors-media",
@@ -101,6 +116,26 @@ def _contact(org, owner):
 
 def _interaction(org, owner):
     return InteractionFactory(contact=_contact(org, owner), subject=f"{org.slug} private matter")
+
+
+def _sim_call(org, owner):
+    from apps.connectors.models import ChannelAccount
+    from apps.voicesim.models import SimCall
+
+    account = ChannelAccount.objects.create(
+        organization=org, kind="voice", name="Line", address=f"+1555010{org.pk % 10}"
+    )
+    return SimCall.objects.create(
+        organization=org,
+        account=account,
+        sid=f"CA{org.pk:032d}",
+        from_number="+14155550123",
+        to_number=account.address,
+        status="in-progress",
+        base="http://localhost",
+        in_process=True,
+        heard=[{"kind": "say", "text": f"{org.slug} secret", "at": ""}],
+    )
 
 
 def _attachment(org, owner):
@@ -292,6 +327,12 @@ OBJECT_CASES = [
         for action in ("accept", "decline", "conference", "take-over", "end")
     ],
     Case("desk-follow-up-done", _follow_up, methods=("post",)),
+    Case("voicesim-call", _sim_call),
+    Case("voicesim-panel", _sim_call),
+    *[
+        Case("voicesim-call-action", _sim_call, methods=("post",), extra=(("action", action),))
+        for action in ("keys", "speak", "record", "hangup")
+    ],
     Case("desk-canned", _interaction),
     Case("desk-attachment", _attachment),
     Case("desk-chat-room", _chat_room),

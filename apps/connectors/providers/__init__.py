@@ -8,7 +8,7 @@ from apps.connectors.models import Kind
 
 
 def provider_for(kind: str) -> ModuleType:
-    from apps.connectors.providers import email, fax, meta, twilio_sms, x
+    from apps.connectors.providers import email, fax, meta, twilio_sms, twilio_voice, x
 
     modules = {
         Kind.FAX: fax,
@@ -18,6 +18,7 @@ def provider_for(kind: str) -> ModuleType:
         Kind.INSTAGRAM: meta,
         Kind.X: x,
         Kind.EMAIL: email,
+        Kind.VOICE: twilio_voice,
     }
     if kind not in modules:
         raise LookupError(f"no provider for {kind}")

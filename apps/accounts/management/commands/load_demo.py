@@ -31,3 +31,10 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Web chat demo ({account.organization.name}): {url}widget/{account.key}/demo/\n"
             )
+        for account in ChannelAccount.objects.filter(
+            kind="voice", is_active=True, organization__name__in=demo_organizations
+        ).select_related("organization"):
+            self.stdout.write(
+                f"Phone simulator ({account.organization.name}, call {account.address}): "
+                f"{url}voice/simulator/\n"
+            )

@@ -1,0 +1,436 @@
+"""The simulated provider: plays TwiML to a pretend caller and calls our webhooks, signed.
+
+A call is a ``SimCall``. Executing a TwiML document appends what the caller hears (``<Say>``,
+``<Play>``) to ``heard`` and follows ``<Redirect>``; it stops where a real call would wait:
+``<Gather>`` (keys or words: ``sim_keys``, ``sim_speak``, or its timeout: ``sim_tick``),
+``<Record>`` (``sim_record`` "records" a message, then calls the recording action and the
+transcription callback), ``<Dial><Conference>`` (until the REST API moves the call, or it
+hangs up). ``<Hangup>`` or the end of the document ends the call, which posts the status
+callback. ``<Dial>`` to a number is noted (the other party is not simulated).
+
+Webhooks are signed like Twilio signs them (``RequestValidator.compute_signature`` with the
+number's auth token) and sent over HTTP to ``base`` (the running server), or, for a call placed
+``in_process`` (the management command without a server), through Django's test client.
+
+No database transaction is held while a webhook is called: the server answering it writes too.
+"""
+
+import hashlib
+import uuid
+import xml.etree.ElementTree as ET
+from datetime import timedelta
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from twilio.request_validator import RequestValidator
+
+from apps.voicesim.models import SimCall
+
+MAX_REDIRECTS = 25
+WEBHOOK_TIMEOUT = 20  # seconds
+ENDED = SimCall.Status.COMPLETED
+
+
+class SimError(Exception):
+    """The simulated call cannot do that now (no question asked, call over…)."""
+
+
+def new_sid(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex
+
+
+def conference_sid(organization_id: int, name: str) -> str:
+    return "CF" + hashlib.sha256(f"{organization_id}:{name}".encode()).hexdigest()[:32]
+
+
+def in_process_base() -> str:
+    return settings.PUBLIC_BASE_URL or "http://localhost"
+
+
+# --- Transport ---------------------------------------------------------------------------------
+
+
+def _fields(call: SimCall, **extra) -> dict:
+    return {
+        "AccountSid": call.account.config.get("account_sid", ""),
+        "CallSid": call.sid,
+        "From": call.from_number,
+        "To": call.to_number,
+        "Direction": call.direction,
+        "CallStatus": call.status,
+        "ApiVersion": "2010-04-01",
+        **{k: str(v) for k, v in extra.items()},
+    }
+
+
+def _send(call: SimCall, url: str, params: dict, method: str = "POST") -> tuple[int, str]:
+    """Call one of our webhooks as the provider would: signed with the number's auth token."""
+    token = call.account.secret("auth_token")
+    if method == "GET":
+        sep = "&" if "?" in url else "?"
+        url = url + sep + "&".join(f"{k}={requests.utils.quote(v)}" for k, v in params.items())
+        params = {}
+    signature = RequestValidator(token).compute_signature(url, params)
+    headers = {"X-Twilio-Signature": signature}
+    if call.in_process:
+        from django.test import Client
+
+        parts = urlsplit(url)
+        client = Client(HTTP_HOST=parts.netloc, **{"wsgi.url_scheme": parts.scheme})
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        sender = client.get if method == "GET" else client.post
+        response = sender(path, params, headers=headers, secure=parts.scheme == "https")
+        return response.status_code, response.content.decode()
+    try:
+        response = requests.request(
+            method, url, data=params or None, headers=headers, timeout=WEBHOOK_TIMEOUT
+        )
+    except requests.RequestException as exc:
+        return 599, str(exc)
+    return response.status_code, response.text
+
+
+def _fetch(call: SimCall, url: str, params: dict, method: str = "POST") -> str | None:
+    """A TwiML document from ``url`` (None, with a note the caller "hears", on failure)."""
+    status, body = _send(call, url, params, method)
+    if status != 200:
+        _hear(call, "info", f"[webhook answered {status}]")
+        return None
+    return body
+
+
+def _hear(call: SimCall, kind: str, text: str) -> None:
+    text = " ".join((text or "").split())
+    if text:
+        call.heard = [*call.heard, {"kind": kind, "text": text, "at": timezone.now().isoformat()}]
+
+
+# --- Executing TwiML ---------------------------------------------------------------------------
+
+
+def execute(call: SimCall, twiml: str | None, doc_url: str, depth: int = 0) -> SimCall:
+    """Play ``twiml`` (fetched from ``doc_url``) until the call waits or ends; saved."""
+    if twiml is None:
+        return _end(call)
+    if "<!DOCTYPE" in twiml or "<!ENTITY" in twiml:  # TwiML never has one: no entity tricks
+        _hear(call, "info", "[not TwiML]")
+        return _end(call)
+    try:
+        root = ET.fromstring(twiml)  # noqa: S314 (no DTD, checked above)
+    except ET.ParseError:
+        _hear(call, "info", "[not TwiML]")
+        return _end(call)
+    call.doc_url = doc_url
+    return _run(call, list(root), doc_url, depth)
+
+
+def _bool(value) -> bool:
+    return str(value).lower() == "true"
+
+
+def _run(call: SimCall, verbs: list, doc_url: str, depth: int) -> SimCall:
+    for index, verb in enumerate(verbs):
+        rest = verbs[index + 1 :]
+        tag = verb.tag
+        if tag == "Say":
+            _hear(call, "say", verb.text or "")
+        elif tag == "Play":
+            _hear(call, "play", f"♪ {verb.text or ''}")
+        elif tag == "Gather":
+            for child in verb:
+                if child.tag == "Say":
+                    _hear(call, "say", child.text or "")
+                elif child.tag == "Play":
+                    _hear(call, "play", f"♪ {child.text or ''}")
+            timeout = int(verb.get("timeout") or 5)
+            call.waiting = {
+                "kind": "gather",
+                "action": urljoin(doc_url, verb.get("action") or doc_url),
+                "method": verb.get("method") or "POST",
+                "num_digits": int(verb.get("numDigits") or 0),
+                "finish_on_key": verb.get("finishOnKey", "#"),
+                "timeout": timeout,
+                "deadline": (timezone.now() + timedelta(seconds=timeout)).isoformat(),
+                "on_empty": _bool(verb.get("actionOnEmptyResult")),
+                "buffer": "",
+                "rest": _serialize(rest),
+                "doc": doc_url,
+            }
+            call.save()
+            return call
+        elif tag == "Record":
+            call.waiting = {
+                "kind": "record",
+                "action": urljoin(doc_url, verb.get("action") or doc_url),
+                "transcribe": urljoin(doc_url, verb.get("transcribeCallback") or "")
+                if verb.get("transcribeCallback")
+                else "",
+                "max_length": int(verb.get("maxLength") or 120),
+                "rest": _serialize(rest),
+                "doc": doc_url,
+            }
+            _hear(call, "info", "[beep: recording]")
+            call.save()
+            return call
+        elif tag == "Redirect":
+            if depth >= MAX_REDIRECTS:
+                _hear(call, "info", "[too many redirects]")
+                return _end(call)
+            url = urljoin(doc_url, (verb.text or "").strip() or doc_url)
+            method = (verb.get("method") or "POST").upper()
+            call.save()
+            return execute(call, _fetch(call, url, _fields(call), method), url, depth + 1)
+        elif tag == "Dial":
+            conference = verb.find("Conference")
+            if conference is not None:
+                call.conference = (conference.text or "").strip()[:100]
+                call.hold = False
+                call.waiting = {
+                    "kind": "conference",
+                    "end_on_exit": _bool(conference.get("endConferenceOnExit")),
+                    "rest": _serialize(rest),
+                    "doc": doc_url,
+                }
+                _hear(call, "info", "[joined the conference]")
+                call.save()
+                return call
+            number = verb.find("Number")
+            target = (number.text if number is not None else verb.text) or ""
+            _hear(call, "info", f"[dialled {target.strip()}]")
+        elif tag in ("Hangup", "Reject"):
+            return _end(call)
+        # Pause, and verbs the simulator does not play, pass.
+    return _end(call)
+
+
+def _serialize(verbs: list) -> str:
+    return "<Response>" + "".join(ET.tostring(v, encoding="unicode") for v in verbs) + "</Response>"
+
+
+def _continue(call: SimCall) -> SimCall:
+    """After a wait that ended without an action: the rest of the document."""
+    waiting = call.waiting or {}
+    call.waiting = {}
+    return execute(call, waiting.get("rest") or "<Response/>", waiting.get("doc") or call.doc_url)
+
+
+# --- What the caller (or the provider) does ----------------------------------------------------
+
+
+def sim_call_start(*, account, from_number: str, base: str = "", started_by=None) -> SimCall:
+    """A person dials ``account``'s number: the incoming-call webhook, then its TwiML.
+    Without ``base``, the webhooks are called in-process (no server needed)."""
+    call = SimCall.objects.create(
+        organization=account.organization,
+        account=account,
+        sid=new_sid("CA"),
+        direction="inbound",
+        from_number=from_number,
+        to_number=account.address,
+        status=SimCall.Status.RINGING,
+        base=(base or in_process_base()).rstrip("/"),
+        in_process=not base,
+        started_by=started_by,
+    )
+    url = call.base + reverse("connectors-twilio-voice", kwargs={"key": account.key})
+    twiml = _fetch(call, url, _fields(call))
+    if twiml is not None:
+        call.status = SimCall.Status.IN_PROGRESS
+        call.answered_at = timezone.now()
+    return execute(call, twiml, url)
+
+
+def _live(call: SimCall) -> SimCall:
+    call = SimCall.objects.select_related("account__organization").get(pk=call.pk)
+    if call.status == ENDED:
+        raise SimError("The call is over.")
+    return call
+
+
+def _submit(call: SimCall, **answer) -> SimCall:
+    waiting = call.waiting
+    call.waiting = {}
+    call.save()
+    url, method = waiting["action"], waiting.get("method", "POST").upper()
+    return execute(call, _fetch(call, url, _fields(call, **answer), method), url)
+
+
+def sim_keys(*, call: SimCall, keys: str, submit: bool = False) -> SimCall:
+    """Keys pressed on the keypad. ``submit``: what was typed is sent at the end even
+    without the finishing key (a whole answer at once, as the command line gives them)."""
+    call = _live(call)
+    for key in keys:
+        if (call.waiting or {}).get("kind") != "gather":
+            _hear(call, "info", f"[key {key} ignored]")
+            call.save()
+            continue
+        waiting = call.waiting
+        if key == waiting.get("finish_on_key"):
+            call = _submit(call, Digits=waiting.get("buffer", ""))
+            continue
+        waiting["buffer"] = waiting.get("buffer", "") + key
+        call.waiting = waiting
+        call.save()
+        if waiting.get("num_digits") and len(waiting["buffer"]) >= waiting["num_digits"]:
+            call = _submit(call, Digits=waiting["buffer"])
+    if submit and (call.waiting or {}).get("kind") == "gather" and call.waiting.get("buffer"):
+        call = _submit(call, Digits=call.waiting["buffer"])
+    return call
+
+
+def sim_speak(*, call: SimCall, words: str) -> SimCall:
+    """The caller says ``words`` to a question (speech recognition, perfectly)."""
+    call = _live(call)
+    if (call.waiting or {}).get("kind") != "gather":
+        raise SimError("Nobody is listening for an answer now.")
+    return _submit(call, SpeechResult=words.strip(), Confidence="0.9")
+
+
+def sim_record(*, call: SimCall, text: str, seconds: int = 5) -> SimCall:
+    """The caller leaves ``text`` as a message: the recording action (whose TwiML is played),
+    then the transcription callback."""
+    call = _live(call)
+    waiting = call.waiting or {}
+    if waiting.get("kind") != "record":
+        raise SimError("Nothing is recording now.")
+    recording_sid = new_sid("RE")
+    recording_url = f"{call.base}/voice/simulator/recordings/{recording_sid}"
+    answer = {
+        "RecordingSid": recording_sid,
+        "RecordingUrl": recording_url,
+        "RecordingDuration": str(seconds),
+    }
+    call = _submit(call, **answer)
+    if waiting.get("transcribe") and text.strip():
+        fields = _fields(
+            call,
+            TranscriptionSid=new_sid("TR"),
+            TranscriptionText=text.strip(),
+            TranscriptionStatus="completed",
+            **answer,
+        )
+        _send(call, waiting["transcribe"], fields)
+    return call
+
+
+def sim_tick(*, call: SimCall, now=None) -> SimCall:
+    """Time passes: a question that timed out is answered with silence (or what was typed)."""
+    call = SimCall.objects.select_related("account__organization").get(pk=call.pk)
+    waiting = call.waiting or {}
+    if call.status == ENDED or waiting.get("kind") != "gather":
+        return call
+    now = now or timezone.now()
+    if now.isoformat() < waiting.get("deadline", ""):
+        return call
+    if waiting.get("buffer"):
+        return _submit(call, Digits=waiting["buffer"])
+    if waiting.get("on_empty"):
+        return _submit(call, Digits="")
+    return _continue(call)
+
+
+def sim_hangup(*, call: SimCall) -> SimCall:
+    """The caller hangs up."""
+    return _end(_live(call))
+
+
+def _end(call: SimCall, *, status: str = "completed") -> SimCall:
+    """The call is over: its status callback, and a conference it ended empties."""
+    if call.status == ENDED:
+        return call
+    now = timezone.now()
+    duration = int((now - (call.answered_at or now)).total_seconds())
+    end_others = (call.waiting or {}).get("kind") == "conference" and call.waiting.get(
+        "end_on_exit"
+    )
+    conference = call.conference
+    call.status, call.ended_at, call.waiting, call.conference = ENDED, now, {}, ""
+    _hear(call, "info", "[call ended]")
+    call.save()
+    url = call.status_callback
+    if not url and call.direction == "inbound":
+        key = call.account.key
+        url = call.base + reverse("connectors-twilio-voice-status", kwargs={"key": key})
+    if url:
+        _send(call, url, _fields(call, CallStatus=status, CallDuration=duration))
+    if end_others and conference:
+        for other in SimCall.objects.filter(
+            organization_id=call.organization_id, conference=conference
+        ).exclude(status=ENDED):
+            _end(other)
+    return call
+
+
+# --- The REST API our system calls (``TWILIO_API_BASE`` points here) ----------------------------
+
+
+def rest_call_create(*, account, params: dict) -> SimCall:
+    """``POST Calls.json``: a leg our system places (an agent's, with a whisper): answered at
+    once by the simulated person, then its TwiML (``Twiml`` or fetched from ``Url``)."""
+    status_callback = params.get("StatusCallback", "")
+    parts = urlsplit(status_callback or params.get("Url", ""))
+    base = f"{parts.scheme}://{parts.netloc}" if parts.netloc else in_process_base()
+    call = SimCall.objects.create(
+        organization=account.organization,
+        account=account,
+        sid=new_sid("CA"),
+        direction="outbound-api",
+        from_number=params.get("From", "")[:64],
+        to_number=params.get("To", "")[:64],
+        status=SimCall.Status.RINGING,
+        base=base,
+        in_process=not parts.netloc,
+        status_callback=status_callback[:500],
+    )
+    events = params.get("StatusCallbackEvent", "")
+    if status_callback and "ringing" in events:
+        _send(call, status_callback, _fields(call))
+    call.status = SimCall.Status.IN_PROGRESS
+    call.answered_at = timezone.now()
+    call.save()
+    if status_callback and "answered" in events:
+        _send(call, status_callback, _fields(call))
+    return _play_new(call, params)
+
+
+def _play_new(call: SimCall, params: dict) -> SimCall:
+    if params.get("Twiml"):
+        return execute(call, params["Twiml"], call.doc_url or call.base + "/")
+    if params.get("Url"):
+        url = params["Url"]
+        return execute(call, _fetch(call, url, _fields(call), params.get("Method", "POST")), url)
+    return call
+
+
+def rest_call_update(*, call: SimCall, params: dict) -> SimCall:
+    """``POST Calls/<sid>.json``: new instructions for a live call, or hang it up."""
+    if call.status == ENDED:
+        raise SimError("The call is over.")
+    if params.get("Status") in ("completed", "canceled"):
+        return _end(call)
+    call.waiting, call.conference, call.hold = {}, "", False
+    call.save()
+    return _play_new(call, params)
+
+
+def rest_participant_update(*, call: SimCall, params: dict) -> SimCall:
+    """``POST Conferences/<sid>/Participants/<CallSid>.json``: hold (with music) or resume."""
+    if "Hold" in params:
+        call.hold = _bool(params["Hold"])
+        if call.hold:
+            _hear(call, "info", "[on hold]")
+            if params.get("HoldUrl"):
+                _hear(call, "play", f"♪ {params['HoldUrl']}")
+        else:
+            _hear(call, "info", "[back from hold]")
+    call.save()
+    return call
+
+
+def conference_calls(*, organization_id: int, name: str):
+    return SimCall.objects.filter(organization_id=organization_id, conference=name).exclude(
+        status=ENDED
+    )

@@ -1,0 +1,60 @@
+"""The simulated provider's calls: what each one heard, what it waits for, where it is."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.models import TenantModel
+
+
+class SimCall(TenantModel):
+    """One simulated call leg: a person dialling a number of ours (inbound), or a leg our
+    system placed through the REST API (an agent's, a callback)."""
+
+    class Status(models.TextChoices):
+        RINGING = "ringing", _("Ringing")
+        IN_PROGRESS = "in-progress", _("In progress")
+        COMPLETED = "completed", _("Completed")
+
+    account = models.ForeignKey(
+        "connectors.ChannelAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    sid = models.CharField(max_length=34, unique=True)
+    direction = models.CharField(max_length=12, default="inbound")
+    from_number = models.CharField(max_length=64)
+    to_number = models.CharField(max_length=64)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RINGING)
+    base = models.CharField(max_length=200, help_text=_("Where the webhooks are (an origin)."))
+    in_process = models.BooleanField(default=False)
+    doc_url = models.CharField(max_length=500, blank=True)
+    status_callback = models.CharField(max_length=500, blank=True)
+    heard = models.JSONField(default=list, blank=True)
+    waiting = models.JSONField(default=dict, blank=True)
+    conference = models.CharField(max_length=100, blank=True)
+    hold = models.BooleanField(default=False)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_number} → {self.to_number} ({self.status})"
+
+    @property
+    def label(self) -> str:
+        """Who this leg is, for a person: "client:alice" is the agent alice."""
+        return self.to_number.removeprefix("client:")
+
+    @property
+    def texts(self) -> list[str]:
+        return [line["text"] for line in self.heard]

@@ -1,0 +1,26 @@
+from django.urls import path
+
+from apps.voicesim import views
+
+API = "api/2010-04-01/Accounts/<str:account_sid>/"
+
+urlpatterns = [
+    path("", views.simulator_view, name="voicesim-home"),
+    path("dial/", views.simulator_dial_view, name="voicesim-dial"),
+    path("calls/<int:pk>/", views.simulator_call_view, name="voicesim-call"),
+    path("calls/<int:pk>/panel/", views.simulator_panel_view, name="voicesim-panel"),
+    path("calls/<int:pk>/<str:action>/", views.simulator_action_view, name="voicesim-call-action"),
+    path(API + "Calls.json", views.api_calls_view, name="voicesim-api-calls"),
+    path(API + "Calls/<str:call_sid>.json", views.api_call_view, name="voicesim-api-call"),
+    path(API + "Conferences.json", views.api_conferences_view, name="voicesim-api-conferences"),
+    path(
+        API + "Conferences/<str:conference_sid>/Participants.json",
+        views.api_participants_view,
+        name="voicesim-api-participants",
+    ),
+    path(
+        API + "Conferences/<str:conference_sid>/Participants/<str:call_sid>.json",
+        views.api_participant_view,
+        name="voicesim-api-participant",
+    ),
+]

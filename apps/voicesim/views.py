@@ -1,0 +1,331 @@
+"""The simulator's page (a pretend phone for the people of an organization) and the REST API
+of the simulated provider (the subset of Twilio's that the voice part uses)."""
+
+import base64
+import hmac
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.connectors.models import ChannelAccount, Kind
+from apps.voicesim import engine
+from apps.voicesim.models import SimCall
+
+DEFAULT_CALLER = "+14155550123"
+
+
+# --- The page ----------------------------------------------------------------------------------
+
+
+def _organization(request):
+    if request.user.organization_id is None:
+        raise Http404
+    return request.user.organization
+
+
+def _numbers(organization):
+    return ChannelAccount.objects.filter(
+        organization=organization, kind=Kind.VOICE, is_active=True
+    ).order_by("name")
+
+
+def _call(request, pk: int) -> SimCall:
+    call = (
+        SimCall.objects.select_related("account")
+        .filter(pk=pk, organization=_organization(request))
+        .first()
+    )
+    if call is None:
+        raise Http404
+    return call
+
+
+def _base(request) -> str:
+    from django.conf import settings
+
+    return settings.VOICE_SIMULATOR_WEBHOOK_BASE or request.build_absolute_uri("/").rstrip("/")
+
+
+def _panel_context(call: SimCall) -> dict:
+    others = []
+    if call.conference:
+        others = [
+            c.label
+            for c in engine.conference_calls(
+                organization_id=call.organization_id, name=call.conference
+            ).exclude(pk=call.pk)
+        ]
+    return {
+        "call": call,
+        "connected_to": others,
+        "waiting": (call.waiting or {}).get("kind", ""),
+        "keys": "123456789*0#",
+    }
+
+
+@login_required
+@require_GET
+def simulator_view(request):
+    organization = _organization(request)
+    calls = SimCall.objects.filter(
+        organization=organization, started_by=request.user, direction="inbound"
+    )[:10]
+    return render(
+        request,
+        "voicesim/simulator.html",
+        {"numbers": _numbers(organization), "calls": calls, "default_caller": DEFAULT_CALLER},
+    )
+
+
+@login_required
+@require_POST
+def simulator_dial_view(request):
+    organization = _organization(request)
+    account = _numbers(organization).filter(pk=request.POST.get("number") or 0).first()
+    caller = (request.POST.get("caller") or DEFAULT_CALLER).strip()[:30]
+    if account is None:
+        return render(
+            request,
+            "voicesim/simulator.html",
+            {
+                "numbers": _numbers(organization),
+                "calls": [],
+                "default_caller": caller,
+                "error": _("Choose a number to call."),
+            },
+            status=400,
+        )
+    call = engine.sim_call_start(
+        account=account, from_number=caller, base=_base(request), started_by=request.user
+    )
+    return redirect("voicesim-call", pk=call.pk)
+
+
+@login_required
+@require_GET
+def simulator_call_view(request, pk: int):
+    call = _call(request, pk)
+    return render(request, "voicesim/call.html", _panel_context(call))
+
+
+@login_required
+@require_GET
+def simulator_panel_view(request, pk: int):
+    """The call as it is now (htmx polls it; time passing answers a question's timeout)."""
+    call = engine.sim_tick(call=_call(request, pk))
+    return render(request, "voicesim/_panel.html", _panel_context(call))
+
+
+@login_required
+@require_POST
+def simulator_action_view(request, pk: int, action: str):
+    call = _call(request, pk)
+    error = ""
+    try:
+        if action == "keys":
+            call = engine.sim_keys(call=call, keys=(request.POST.get("keys") or "")[:20])
+        elif action == "speak":
+            call = engine.sim_speak(call=call, words=(request.POST.get("words") or "")[:200])
+        elif action == "record":
+            call = engine.sim_record(call=call, text=(request.POST.get("words") or "")[:2000])
+        elif action == "hangup":
+            call = engine.sim_hangup(call=call)
+        else:
+            raise Http404
+    except engine.SimError as exc:
+        error = str(exc)
+    call.refresh_from_db()
+    context = {**_panel_context(call), "error": error}
+    if request.htmx:
+        return render(request, "voicesim/_panel.html", context)
+    return redirect("voicesim-call", pk=call.pk)
+
+
+# --- The REST API ------------------------------------------------------------------------------
+
+
+def _api_account(request, account_sid: str) -> ChannelAccount | None:
+    """The voice number whose account SID and auth token the request's basic auth gives."""
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Basic "):
+        return None
+    try:
+        user, _sep, token = base64.b64decode(header[6:]).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if user != account_sid or not token:
+        return None
+    for account in ChannelAccount.objects.select_related("organization").filter(
+        kind=Kind.VOICE, is_active=True, config__account_sid=account_sid
+    ):
+        if hmac.compare_digest(account.secret("auth_token").encode(), token.encode()):
+            return account
+    return None
+
+
+def _unauthorized():
+    return JsonResponse({"code": 20003, "message": "Authenticate", "status": 401}, status=401)
+
+
+def _not_found():
+    return JsonResponse(
+        {"code": 20404, "message": "The requested resource was not found", "status": 404},
+        status=404,
+    )
+
+
+def _params(request) -> dict:
+    params = {k: request.POST.get(k, "") for k in request.POST}
+    if "StatusCallbackEvent" in request.POST:
+        params["StatusCallbackEvent"] = " ".join(request.POST.getlist("StatusCallbackEvent"))
+    return params
+
+
+def _call_json(call: SimCall, account_sid: str) -> dict:
+    return {
+        "sid": call.sid,
+        "account_sid": account_sid,
+        "to": call.to_number,
+        "from": call.from_number,
+        "status": call.status,
+        "direction": call.direction,
+        "api_version": "2010-04-01",
+        "uri": f"/2010-04-01/Accounts/{account_sid}/Calls/{call.sid}.json",
+    }
+
+
+def _page(key: str, rows: list, uri: str) -> dict:
+    return {
+        key: rows,
+        "first_page_uri": uri,
+        "next_page_uri": None,
+        "previous_page_uri": None,
+        "page": 0,
+        "page_size": 50,
+        "start": 0,
+        "end": max(0, len(rows) - 1),
+        "uri": uri,
+    }
+
+
+@csrf_exempt
+@require_POST
+def api_calls_view(request, account_sid: str):
+    account = _api_account(request, account_sid)
+    if account is None:
+        return _unauthorized()
+    params = _params(request)
+    if not params.get("To") or not (params.get("Twiml") or params.get("Url")):
+        return JsonResponse(
+            {"code": 21201, "message": "To and Twiml or Url are required", "status": 400},
+            status=400,
+        )
+    call = engine.rest_call_create(account=account, params=params)
+    return JsonResponse(_call_json(call, account_sid), status=201)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def api_call_view(request, account_sid: str, call_sid: str):
+    account = _api_account(request, account_sid)
+    if account is None:
+        return _unauthorized()
+    call = SimCall.objects.filter(organization=account.organization, sid=call_sid).first()
+    if call is None:
+        return _not_found()
+    if request.method == "POST":
+        try:
+            call = engine.rest_call_update(call=call, params=_params(request))
+        except engine.SimError as exc:
+            return JsonResponse({"code": 21220, "message": str(exc), "status": 400}, status=400)
+    return JsonResponse(_call_json(call, account_sid))
+
+
+def _conferences(account) -> dict[str, str]:
+    names = (
+        SimCall.objects.filter(organization=account.organization)
+        .exclude(status=engine.ENDED)
+        .exclude(conference="")
+        .values_list("conference", flat=True)
+        .distinct()
+    )
+    return {engine.conference_sid(account.organization_id, name): name for name in names}
+
+
+@csrf_exempt
+@require_GET
+def api_conferences_view(request, account_sid: str):
+    account = _api_account(request, account_sid)
+    if account is None:
+        return _unauthorized()
+    wanted = request.GET.get("FriendlyName", "")
+    rows = [
+        {
+            "sid": sid,
+            "account_sid": account_sid,
+            "friendly_name": name,
+            "status": "in-progress",
+            "api_version": "2010-04-01",
+        }
+        for sid, name in sorted(_conferences(account).items())
+        if not wanted or name == wanted
+    ]
+    return JsonResponse(_page("conferences", rows, request.get_full_path()))
+
+
+def _participant_json(call: SimCall, account_sid: str, conference: str) -> dict:
+    return {
+        "account_sid": account_sid,
+        "call_sid": call.sid,
+        "conference_sid": conference,
+        "hold": call.hold,
+        "muted": False,
+        "status": "connected",
+        "label": call.label,
+    }
+
+
+@csrf_exempt
+@require_GET
+def api_participants_view(request, account_sid: str, conference_sid: str):
+    account = _api_account(request, account_sid)
+    if account is None:
+        return _unauthorized()
+    name = _conferences(account).get(conference_sid)
+    if name is None:
+        return _not_found()
+    rows = [
+        _participant_json(call, account_sid, conference_sid)
+        for call in engine.conference_calls(organization_id=account.organization_id, name=name)
+    ]
+    return JsonResponse(_page("participants", rows, request.get_full_path()))
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def api_participant_view(request, account_sid: str, conference_sid: str, call_sid: str):
+    account = _api_account(request, account_sid)
+    if account is None:
+        return _unauthorized()
+    name = _conferences(account).get(conference_sid)
+    call = (
+        engine.conference_calls(organization_id=account.organization_id, name=name)
+        .filter(sid=call_sid)
+        .first()
+        if name
+        else None
+    )
+    if call is None:
+        return _not_found()
+    if request.method == "POST":
+        call = engine.rest_participant_update(call=call, params=_params(request))
+    return JsonResponse(_participant_json(call, account_sid, conference_sid))
+
+
+def simulator_url() -> str:
+    return reverse("voicesim-home")
