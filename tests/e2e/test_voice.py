@@ -9,6 +9,7 @@ the worker dials the agent's leg through the simulator's REST API (the demo numb
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.desk_helpers import WS_MESSAGES_SCRIPT, only_agent_available
 from tests.e2e.test_live_notifications import log_in, wait_for_live_socket
 
 pytestmark = pytest.mark.browser
@@ -29,9 +30,12 @@ def test_a_caller_on_the_simulator_reaches_an_agent_who_accepts_on_the_desk(
 ):
     # The demo's office hours must not decide the outcome of the test: open all day.
     live_system.manage("shell", "-c", ALWAYS_OPEN)
+    only_agent_available(live_system, "acme-agent1")  # others left available take the call
     log_in(page, live_system, "acme-agent1")
+    page.add_init_script(WS_MESSAGES_SCRIPT)
     page.goto("/desk/")
     wait_for_live_socket(page)
+    page.wait_for_function("() => window.__ccWsMessages > 0")
     page.select_option("#presence-status", "available")
     page.click("#presence-apply")
     expect(page.get_by_test_id("presence-status")).to_have_text("Available")

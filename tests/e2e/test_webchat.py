@@ -13,16 +13,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ROOT, WS_TRACKER_SCRIPT
+from tests.e2e.desk_helpers import WS_MESSAGES_SCRIPT, only_agent_available
 from tests.e2e.test_desk import api
 from tests.e2e.test_live_notifications import PASSWORD, log_in, wait_for_live_socket
 
 pytestmark = pytest.mark.browser
 
 EVENT_TIMEOUT = 15_000  # ms
-WS_MESSAGES_SCRIPT = """
-window.__ccWsMessages = 0;
-document.addEventListener("htmx:wsAfterMessage", () => { window.__ccWsMessages += 1; });
-"""
 AGENT = "acme-agent1"
 
 
@@ -32,23 +29,7 @@ def _demo_widget_key() -> str:
 
 
 def _only_agent_available(live_system) -> None:
-    """Colleagues left available by other tests would take the chat: they go offline."""
-    token = api(
-        live_system,
-        "POST",
-        "/api/auth/token/",
-        body={"username": "acme-admin", "password": PASSWORD},
-    )["token"]
-    users = api(live_system, "GET", "/api/v1/users/", token)["results"]
-    for user in users:
-        if user["username"].startswith("acme-agent") and user["username"] != AGENT:
-            api(
-                live_system,
-                "POST",
-                f"/api/v1/presence/{user['id']}/set/",
-                token,
-                {"status": "offline"},
-            )
+    only_agent_available(live_system, AGENT)
 
 
 def test_a_visitor_chats_live_with_an_agent_through_the_widget(
