@@ -349,6 +349,13 @@ class Participant(TenantModel):
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
 
+    def end(self, at) -> None:
+        """Leave (or, still invited, have the invitation cancelled) and save."""
+        invited = self.status == self.Status.INVITED
+        self.status = self.Status.CANCELLED if invited else self.Status.LEFT
+        self.ended_at = at
+        self.save(update_fields=["status", "ended_at"])
+
 
 class AppendOnly(Exception):
     """Events are history: they are added, never changed."""

@@ -303,10 +303,7 @@ def participants_end(*, interaction: Interaction, at=None, keep=()) -> int:
     for participant in interaction.participants.filter(status__in=Participant.ACTIVE).exclude(
         pk__in=list(keep)
     ):
-        invited = participant.status == Participant.Status.INVITED
-        participant.status = Participant.Status.CANCELLED if invited else Participant.Status.LEFT
-        participant.ended_at = now
-        participant.save(update_fields=["status", "ended_at"])
+        participant.end(now)
         publish(
             group=agent_group(participant.agent_id),
             event="participant.ended",

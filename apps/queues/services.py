@@ -962,10 +962,7 @@ def participant_end(*, participant: Participant, actor) -> Participant:
     if participant.status not in Participant.ACTIVE:
         raise ValidationError(_("They are no longer in this conversation."))
     now = timezone.now()
-    invited = participant.status == Participant.Status.INVITED
-    participant.status = Participant.Status.CANCELLED if invited else Participant.Status.LEFT
-    participant.ended_at = now
-    participant.save(update_fields=["status", "ended_at"])
+    participant.end(now)
     event_record(
         organization=interaction.organization,
         type="interaction.participant_left",

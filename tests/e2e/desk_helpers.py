@@ -1,7 +1,6 @@
 """What several browser tests do to the shared live system before they start."""
 
-from tests.e2e.test_desk import api
-from tests.e2e.test_live_notifications import PASSWORD
+from tests.e2e.test_desk import admin_token, api
 
 # Counts the socket's messages: a desk test waits for the first panels before changing status
 # (a status chosen before they arrive would be overwritten by them).
@@ -13,12 +12,7 @@ document.addEventListener("htmx:wsAfterMessage", () => { window.__ccWsMessages +
 
 def only_agent_available(live_system, agent: str) -> None:
     """Colleagues left available by other tests would take the work: they go offline."""
-    token = api(
-        live_system,
-        "POST",
-        "/api/auth/token/",
-        body={"username": "acme-admin", "password": PASSWORD},
-    )["token"]
+    token = admin_token(live_system)
     for user in api(live_system, "GET", "/api/v1/users/?page_size=100", token)["results"]:
         if user["username"].startswith("acme-agent") and user["username"] != agent:
             api(

@@ -50,6 +50,46 @@ def api(live_system, method: str, path: str, token: str | None = None, body=None
         return json.loads(response.read() or b"null")
 
 
+def admin_token(live_system) -> str:
+    return api(
+        live_system,
+        "POST",
+        "/api/auth/token/",
+        body={"username": "acme-admin", "password": PASSWORD},
+    )["token"]
+
+
+def queue_billing_chat(live_system, token: str, subject: str) -> dict:
+    """A web chat of a demo customer with a history, created and queued in Billing through
+    the API, as an integrator would."""
+    billing = next(
+        q
+        for q in api(live_system, "GET", "/api/v1/queues/", token)["results"]
+        if q["name"] == "Billing"
+    )
+    interaction = api(
+        live_system,
+        "POST",
+        "/api/v1/interactions/",
+        token,
+        {
+            "channel": "webchat",
+            "direction": "inbound",
+            "identity_kind": "email",
+            "identity_value": "camille@laurent-fils.fr",
+            "subject": subject,
+        },
+    )
+    api(
+        live_system,
+        "POST",
+        f"/api/v1/interactions/{interaction['id']}/enqueue/",
+        token,
+        {"queue": billing["id"]},
+    )
+    return interaction
+
+
 def test_an_offer_pushed_live_is_accepted_answered_transferred_and_closed(
     live_system, page: Page, browser, artifacts_dir
 ):
@@ -62,38 +102,9 @@ def test_an_offer_pushed_live_is_accepted_answered_transferred_and_closed(
     page.click("#presence-apply")
     expect(page.get_by_test_id("presence-status")).to_have_text("Available")
 
-    token = api(
-        live_system,
-        "POST",
-        "/api/auth/token/",
-        body={"username": "acme-admin", "password": PASSWORD},
-    )["token"]
-    billing = next(
-        q
-        for q in api(live_system, "GET", "/api/v1/queues/", token)["results"]
-        if q["name"] == "Billing"
-    )
+    token = admin_token(live_system)
     subject = f"Invoice question {uuid.uuid4().hex[:8]}"
-    interaction = api(
-        live_system,
-        "POST",
-        "/api/v1/interactions/",
-        token,
-        {
-            "channel": "webchat",
-            "direction": "inbound",
-            "identity_kind": "email",
-            "identity_value": "camille@laurent-fils.fr",  # a demo customer with a history
-            "subject": subject,
-        },
-    )
-    api(
-        live_system,
-        "POST",
-        f"/api/v1/interactions/{interaction['id']}/enqueue/",
-        token,
-        {"queue": billing["id"]},
-    )
+    interaction = queue_billing_chat(live_system, token, subject)
 
     offer = page.locator("[data-offer]", has_text=subject)
     expect(offer).to_be_visible(timeout=EVENT_TIMEOUT)  # only the socket can have put it there
@@ -182,38 +193,9 @@ def test_a_warm_transfer_consults_the_colleague_live_before_handing_over(
         page.click("#presence-apply")
         expect(page.get_by_test_id("presence-status")).to_have_text("Available")
 
-        token = api(
-            live_system,
-            "POST",
-            "/api/auth/token/",
-            body={"username": "acme-admin", "password": PASSWORD},
-        )["token"]
-        billing = next(
-            q
-            for q in api(live_system, "GET", "/api/v1/queues/", token)["results"]
-            if q["name"] == "Billing"
-        )
+        token = admin_token(live_system)
         subject = f"Refund request {uuid.uuid4().hex[:8]}"
-        interaction = api(
-            live_system,
-            "POST",
-            "/api/v1/interactions/",
-            token,
-            {
-                "channel": "webchat",
-                "direction": "inbound",
-                "identity_kind": "email",
-                "identity_value": "camille@laurent-fils.fr",
-                "subject": subject,
-            },
-        )
-        api(
-            live_system,
-            "POST",
-            f"/api/v1/interactions/{interaction['id']}/enqueue/",
-            token,
-            {"queue": billing["id"]},
-        )
+        interaction = queue_billing_chat(live_system, token, subject)
         conversation = f"{live_system.base_url}/desk/interactions/{interaction['id']}/"
         expect(page.locator("[data-offer]", has_text=subject)).to_be_visible(timeout=EVENT_TIMEOUT)
         # The desk's shortcuts: "d" declines what rings first (the demo's older chats ring
