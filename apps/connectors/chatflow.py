@@ -201,11 +201,7 @@ def _advance(account: ChannelAccount, interaction: Interaction, answer: str | No
 
     with transaction.atomic():
         # One answer at a time: two messages processed at once must not both advance it.
-        fresh = (
-            Interaction.objects.select_for_update()
-            .select_related("organization", "contact", "identity", "channel_account__queue")
-            .get(pk=interaction.pk)
-        )
+        fresh = Interaction.objects.select_for_update().get(pk=interaction.pk)
         if not flow_waiting(fresh):
             return False
         chat = (fresh.data or {}).get("flow_chat") or {}

@@ -426,3 +426,67 @@ def test_the_admin_offers_the_organizations_flows_and_refuses_another_ones(
     account.config["flow"] = "Their secret flow"
     with pytest.raises(ValidationError):
         services.channel_account_check(account=account)
+
+
+# --- Other endings: a message left, a number to call; STOP is not an answer ------------------
+
+
+def _endings(account):
+    from apps.flows.models import Flow
+    from apps.flows.services import flow_version_publish
+
+    spec = {
+        "menu": (
+            "menu",
+            {
+                "prompt": "Leave a message (1) or call our shop (2)?",
+                "options": [{"key": "1", "title": "Message"}, {"key": "2", "title": "Shop"}],
+            },
+            {"1": "message", "2": "shop"},
+        ),
+        "message": ("voicemail", {"queue": account.queue.name}, {}),
+        "shop": ("transfer", {"number": "+33142000000"}, {}),
+    }
+    flow = Flow.objects.create(organization=account.organization, name="Endings")
+    flow_version_publish(version=build_version(account.organization, spec, flow=flow))
+    account.config = {**account.config, "flow": "Endings"}
+    account.save(update_fields=["config"])
+
+
+def test_leaving_a_message_routes_the_conversation_marked_as_such(roles):
+    account = channel_account("sms", address="+15005550009")
+    agent_in_queue(account.queue)
+    _endings(account)
+    message, _ = _receive(account, "Hi", 1)
+    _receive(account, "1", 2)
+    interaction = Interaction.objects.get(pk=message.interaction_id)
+    assert _bot(interaction)[-1] == (
+        "Please leave your message here: we will answer you as soon as we can."
+    )
+    assert interaction.data["left_message"] is True
+    assert interaction.state == State.OFFERED and interaction.queue_id == account.queue_id
+
+
+def test_a_transfer_to_a_number_tells_it_and_closes(roles):
+    account = channel_account("sms", address="+15005550010")
+    _endings(account)
+    message, _ = _receive(account, "Hi", 1)
+    _receive(account, "2", 2)
+    interaction = Interaction.objects.get(pk=message.interaction_id)
+    assert _bot(interaction)[-1] == (
+        "Please call us at +33142000000. This conversation is now closed."
+    )
+    assert interaction.state == State.CLOSED
+
+
+def test_stop_on_sms_is_an_opt_out_not_an_answer(client, sms, django_capture_on_commit_callbacks):
+    from apps.contacts.models import Consent
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sms_post(client, sms, _sms(body="Hi"))
+    with django_capture_on_commit_callbacks(execute=True):
+        sms_post(client, sms, _sms(sid="SM" + "5" * 32, body="STOP"))
+    interaction = Interaction.objects.get()
+    assert interaction.data["flow"]["inputs"] == []
+    assert Consent.objects.get().status == Consent.Status.OPT_OUT
+    assert interaction.messages.filter(author_kind="system").count() == 1  # the confirmation
