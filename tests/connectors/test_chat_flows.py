@@ -490,3 +490,22 @@ def test_stop_on_sms_is_an_opt_out_not_an_answer(client, sms, django_capture_on_
     assert interaction.data["flow"]["inputs"] == []
     assert Consent.objects.get().status == Consent.Status.OPT_OUT
     assert interaction.messages.filter(author_kind="system").count() == 1  # the confirmation
+
+
+def test_the_timeout_sweep_is_a_registered_beat_task(settings, sms):
+    from celery import current_app
+
+    from apps.connectors.tasks import chat_flow_timeouts_task
+
+    entry = settings.CELERY_BEAT_SCHEDULE["chat-flow-timeouts"]
+    assert entry["task"] == chat_flow_timeouts_task.name
+    assert entry["task"] in current_app.tasks
+    message, _ = _receive(sms, "Hi", 1)
+    Interaction.objects.filter(pk=message.interaction_id).update(
+        data={
+            **message.interaction.data,
+            "flow_chat": {"asked_at": "2000-01-01T00:00:00+00:00", "labels": {}},
+        }
+    )
+    chat_flow_timeouts_task()  # the task itself: the overdue question is answered by silence
+    assert _bot(message.interaction)[-2] == "Sorry, I did not get an answer."
