@@ -184,9 +184,15 @@ DEMO_IVR = {
 # The demo web chat's assistant: language-neutral (keys, and keywords in English and French),
 # shown as buttons on chat channels and as a numbered text on SMS.
 DEMO_CHAT = {
+    "known": (
+        "condition",
+        "Do we know their name?",
+        {"test": "contact_field", "field": "first_name", "op": "not_empty"},
+        {"true": "welcome", "false": "welcome_anonymous"},
+    ),
     "welcome": (
         "say",
-        "Welcome",
+        "Welcome by name",
         {
             "prompt": {
                 "en": "Hello {{ contact.first_name }}, welcome to {{ organization.name }}!",
@@ -194,6 +200,17 @@ DEMO_CHAT = {
             }
         },
         {"next": "plan"},
+    ),
+    "welcome_anonymous": (
+        "say",
+        "Welcome",
+        {
+            "prompt": {
+                "en": "Hello, welcome to {{ organization.name }}!",
+                "fr": "Bonjour, bienvenue chez {{ organization.name }} !",
+            }
+        },
+        {"next": "menu"},
     ),
     "plan": (
         "lookup",

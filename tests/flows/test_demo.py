@@ -87,3 +87,16 @@ def test_the_demo_web_chat_runs_the_chat_assistant_in_the_visitors_language(demo
     )
     interaction.refresh_from_db()
     assert interaction.queue.name == "Billing" and interaction.state != "new"
+
+
+def test_the_chat_assistant_greets_a_stranger_without_a_name(demo):
+    acme, _flow = demo
+    version = Flow.objects.get(organization=acme, name="Chat assistant").versions.get()
+    stranger = Contact.objects.create(organization=acme)
+    step = flow_start(version, FlowContext(organization=acme, contact=stranger, channel="sms"))
+    assert [p["text"] for p in step.prompts] == [
+        "Hello, welcome to Acme Support!",
+        "How can we help you?",
+    ]
+    assert [c["key"] for c in step.question["choices"]] == ["1", "2", "3"]
+    assert flow_advance(step.session, "conseiller").decision["queue"] == "Technical support"
