@@ -220,6 +220,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.connectors.tasks.channels_sweep_task",
         "schedule": timedelta(seconds=30),
     },
+    "chat-flow-timeouts": {
+        "task": "apps.connectors.tasks.chat_flow_timeouts_task",
+        "schedule": timedelta(seconds=30),
+    },
     "email-poll": {
         "task": "apps.connectors.tasks.email_poll_task",
         "schedule": timedelta(seconds=env.int("EMAIL_POLL_SECONDS", default=60)),

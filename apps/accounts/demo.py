@@ -101,6 +101,10 @@ def demo_load(path: Path = DEMO_FILE) -> list[tuple[str, str, str]]:
             from apps.connectors.demo import demo_voice_load
 
             demo_voice_load(organization=organization, data=org_row["voice"])
+        if "chat_flow" in org_row:
+            from apps.flows.demo import demo_chat_flow_load
+
+            demo_chat_flow_load(organization=organization, name=org_row["chat_flow"])
         if "webchat" in org_row:
             from apps.connectors.demo import demo_webchat_load
 

@@ -56,9 +56,35 @@ def _secret_field(name: str) -> forms.CharField:
 class _AccountForm(forms.ModelForm):
     """The account; ``ChannelAccountForm`` adds one write-only field per credential."""
 
+    flow = forms.ChoiceField(
+        label=_("Self-service flow"),
+        required=False,
+        help_text=_(
+            "Runs first on new calls and conversations (voice, SMS, WhatsApp, Messenger, "
+            "Instagram, X, web chat) before an agent; stored as config “flow”."
+        ),
+    )
+
     class Meta:
         model = ChannelAccount
         fields = ["kind", "name", "is_active", "address", "queue", "config"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from apps.flows.models import Flow
+
+        organization_id = self.instance.organization_id or getattr(
+            self, "flow_organization_id", None
+        )
+        flows = Flow.objects.all()
+        if organization_id:
+            flows = flows.filter(organization_id=organization_id)
+        names = sorted(set(flows.values_list("name", flat=True)))
+        current = str((self.instance.config or {}).get("flow") or "")
+        if current and current not in names:
+            names.append(current)  # shown, and refused on save, rather than silently dropped
+        self.fields["flow"].choices = [("", "—"), *((name, name) for name in names)]
+        self.fields["flow"].initial = current
 
     def secrets(self) -> dict[str, str]:
         return {
@@ -72,10 +98,19 @@ class _AccountForm(forms.ModelForm):
         for field in ("kind", "is_active", "queue"):
             if field in cleaned:
                 setattr(account, field, cleaned[field])
+        if isinstance(cleaned.get("config"), dict) or cleaned.get("config") is None:
+            config = {k: v for k, v in (cleaned.get("config") or {}).items() if k != "flow"}
+            if cleaned.get("flow"):
+                config["flow"] = cleaned["flow"]
+            cleaned["config"] = config
+            account.config = config
         if account.organization_id:
             try:
                 services.channel_account_check(account=account)
             except ValidationError as exc:
+                if hasattr(exc, "error_dict") and "flow" in exc.error_dict:
+                    self.add_error("flow", exc.error_dict["flow"])
+                    return cleaned
                 raise forms.ValidationError(exc.messages) from exc
         return cleaned
 
@@ -98,7 +133,10 @@ class ChannelAccountAdmin(TenantAdmin):
     def get_fieldsets(self, request, obj=None):
         secret_fields = [f"secret_{name}" for name in ALL_SECRETS]
         return [
-            (None, {"fields": ["kind", "name", "is_active", "address", "queue", "config"]}),
+            (
+                None,
+                {"fields": ["kind", "name", "is_active", "address", "queue", "flow", "config"]},
+            ),
             (_("Credentials"), {"fields": ["stored_secrets", *secret_fields]}),
             (_("Provider set-up"), {"fields": ["key", "webhook_urls"]}),
         ]
@@ -143,6 +181,18 @@ class ChannelAccountAdmin(TenantAdmin):
         return format_html(
             "<ul>{}</ul>", format_html_join("", "<li>{}: <code>{}</code></li>", rows)
         )
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if request.user.is_superuser:
+            return form
+        organization = self._org(request)
+
+        class OrganizationFlows(form):
+            # The flows offered are the organization's own (a new account has none yet).
+            flow_organization_id = getattr(organization, "pk", None)
+
+        return OrganizationFlows
 
     def save_model(self, request, obj, form, change):
         if not request.user.is_superuser:

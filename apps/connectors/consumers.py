@@ -131,6 +131,7 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
                     body=str(content.get("body", "")),
                     client_id=client_id,
                     ip=self.ip,
+                    reply=str(content.get("reply") or ""),
                 )
                 await self.send_json({"type": "ack", "client_id": client_id, "id": message.pk})
                 await self._send_status()

@@ -106,6 +106,24 @@ def channel_account_check(*, account: ChannelAccount) -> None:
             )
     if account.queue_id and account.queue.organization_id != account.organization_id:
         raise ValidationError({"queue": _("Not found.")})
+    flow_name = str((account.config or {}).get("flow") or "").strip()
+    if flow_name:
+        from apps.connectors.chatflow import FLOW_CHANNELS
+        from apps.flows.models import Flow
+
+        if account.kind not in FLOW_CHANNELS | {Kind.VOICE}:
+            raise ValidationError(
+                {
+                    "flow": _("%(channel)s accounts cannot run a flow.")
+                    % {"channel": account.get_kind_display()}
+                }
+            )
+        if not Flow.objects.filter(
+            organization_id=account.organization_id, name=flow_name
+        ).exists():
+            raise ValidationError(
+                {"flow": _("There is no flow named “%(name)s”.") % {"name": flow_name}}
+            )
 
 
 @transaction.atomic
@@ -260,11 +278,16 @@ def conversation_start(
     subject: str = "",
     continues=None,
     language: str = "",
+    defer_flow: bool = False,
 ):
-    """A new inbound interaction on the account's channel: the greeting bot talks first when
-    the account has one (``config.greeting``), else it is routed at once (by the routing
-    rules, else to the account's queue). ``continues``: the closed one it carries on (e-mail);
-    ``language``: the customer's, when the channel tells it (web chat)."""
+    """A new inbound interaction on the account's channel: the account's self-service flow
+    runs first when it names one (``config.flow``, see ``chatflow``), else the greeting bot
+    talks when the account has one (``config.greeting``), else it is routed at once (by the
+    routing rules, else to the account's queue). ``continues``: the closed one it carries on
+    (e-mail); ``language``: the customer's, when the channel tells it (web chat);
+    ``defer_flow``: the caller starts the flow itself once the customer's first message is
+    stored (its answers follow that message; WhatsApp lets us write only after it)."""
+    from apps.connectors.chatflow import account_flow_name, chat_flow_start
     from apps.interactions.services import interaction_create
 
     interaction = interaction_create(
@@ -280,7 +303,10 @@ def conversation_start(
     )
     Interaction.objects.filter(pk=interaction.pk).update(channel_account=account)
     interaction.channel_account = account
-    if not bot_greet(account=account, interaction=interaction):
+    if account_flow_name(account):
+        if not defer_flow:
+            chat_flow_start(account=account, interaction=interaction)
+    elif not bot_greet(account=account, interaction=interaction):
         _route(account, interaction)
     return interaction
 
@@ -408,6 +434,12 @@ def message_receive(*, account: ChannelAccount, received: Received) -> tuple[Mes
     """A customer's message: their contact (created when new), the open conversation with
     them on this channel (or a new one, routed), the message (once, however often it comes)
     and its files. ``(message, created)``; a blocked sender gets nothing stored: (None, False)."""
+    from apps.connectors.chatflow import (
+        account_flow_name,
+        chat_flow_input,
+        chat_flow_start,
+        flow_waiting,
+    )
     from apps.contacts.services import IdentityBlocked, contact_resolve
     from apps.interactions.services import message_add
 
@@ -430,7 +462,11 @@ def message_receive(*, account: ChannelAccount, received: Received) -> tuple[Mes
     started = interaction is None
     if started:
         interaction = conversation_start(
-            account=account, contact=contact, identity=identity, subject=received.subject
+            account=account,
+            contact=contact,
+            identity=identity,
+            subject=received.subject,
+            defer_flow=True,
         )
     message, created = message_add(
         interaction=interaction,
@@ -443,9 +479,23 @@ def message_receive(*, account: ChannelAccount, received: Received) -> tuple[Mes
     )
     if created:
         _attach(message, received.files)
-        if not started and interaction.state == State.NEW and interaction.data.get("bot"):
+        if started:
+            if account_flow_name(account):  # its first question follows the first message
+                chat_flow_start(account=account, interaction=interaction)
+        elif flow_waiting(interaction):
+            if not _sms_opt_out(account, message):
+                chat_flow_input(account=account, interaction=interaction, message=message)
+        elif interaction.state == State.NEW and interaction.data.get("bot"):
             bot_answer(account=account, interaction=interaction, message=message)
     return message, created
+
+
+def _sms_opt_out(account: ChannelAccount, message: Message) -> bool:
+    """STOP and its synonyms on SMS end the conversation's messages, they do not answer the
+    flow (which would reply). YES or HELP may well be answers: the flow gets them too."""
+    from apps.connectors.providers.twilio_sms import OPT_OUT
+
+    return account.kind == Kind.SMS and message.body.strip().upper() in OPT_OUT
 
 
 def _attach(message: Message, files: list[tuple[str, str, bytes]]) -> None:

@@ -30,6 +30,13 @@ def channels_sweep_task() -> None:
 
 
 @shared_task(ignore_result=True)
+def chat_flow_timeouts_task() -> None:
+    from apps.connectors.chatflow import chat_flow_timeouts
+
+    chat_flow_timeouts()
+
+
+@shared_task(ignore_result=True)
 def email_poll_task() -> None:
     from apps.connectors.providers.email import mailboxes_poll
 

@@ -33,6 +33,11 @@ from django.utils.translation import gettext as _
 from twilio.base.exceptions import TwilioRestException
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
+from apps.connectors.handoff import (
+    handoff_callback,
+    handoff_enqueue,
+    handoff_queue,
+)
 from apps.connectors.models import ChannelAccount
 from apps.connectors.providers import twilio_voice
 from apps.flows.renderers import _say_prompts, render_voice, voice_language
@@ -273,49 +278,26 @@ def _next(account: ChannelAccount, interaction: Interaction, answer: str | None)
     return _carry_out(account, interaction, rendered, step)
 
 
-def _queue_for(account: ChannelAccount, interaction: Interaction, decision: dict):
-    from apps.queues.models import Queue
-
-    queues = Queue.objects.filter(organization_id=interaction.organization_id)
-    if decision.get("queue_id"):
-        queue = queues.filter(pk=decision["queue_id"]).first()
-        if queue is not None:
-            return queue
-    if decision.get("queue"):
-        queue = queues.filter(name=decision["queue"]).first()
-        if queue is not None:
-            return queue
-    return account.queue
-
-
 def _carry_out(account: ChannelAccount, interaction: Interaction, decision: dict, step) -> str:
     """What a flow's ending means on the phone: wait in a queue, leave a message, be called
     back, be put through to a number or an agent."""
-    from apps.queues.services import callback_schedule, interaction_enqueue
-
     action = decision.get("action")
     response = VoiceResponse()
     with translation.override(_language(interaction)):
         if step is not None:
             _say_prompts(response, step)
         if action == "voicemail":
-            queue = _queue_for(account, interaction, decision)
+            queue = handoff_queue(account=account, interaction=interaction, decision=decision)
             with transaction.atomic():
                 interaction_transition(interaction=interaction, to=State.VOICEMAIL)
                 _voice_update(interaction, voicemail_queue=getattr(queue, "pk", None))
             prompt = "" if step is not None and step.prompts else _("Please leave a message.")
             return _join(response, _record(account, interaction, prompt))
         if action == "callback":
-            queue = _queue_for(account, interaction, decision)
             number = _voice(interaction).get("from", "")
             try:
-                callback_schedule(
-                    queue=queue,
-                    contact=interaction.contact,
-                    number=number,
-                    scheduled_for=_next_opening(queue),
-                    origin=interaction,
-                    keep_place=bool(decision.get("keep_place")),
+                handoff_callback(
+                    account=account, interaction=interaction, decision=decision, number=number
                 )
             except ValidationError:
                 _say(response, interaction, _("Sorry, we cannot call this number back."))
@@ -335,21 +317,12 @@ def _carry_out(account: ChannelAccount, interaction: Interaction, decision: dict
         if action not in ("enqueue", "transfer"):
             response.hangup()
             return str(response)
-        queue = (
-            account.queue if action == "transfer" else _queue_for(account, interaction, decision)
-        )
+        with transaction.atomic():
+            queue = handoff_enqueue(account=account, interaction=interaction, decision=decision)
         if queue is None:
             _say(response, interaction, _("Sorry, nobody can take your call now. Goodbye."))
             response.hangup()
             return str(response)
-        with transaction.atomic():
-            interaction.priority = int(decision.get("priority") or 0)
-            if action == "transfer" and decision.get("agent"):
-                interaction.preferred_agent = _agent_named(interaction, decision["agent"])
-            if decision.get("skills"):
-                interaction.data = {**interaction.data, "skills": decision["skills"]}
-            interaction.save(update_fields=["priority", "preferred_agent", "data"])
-            interaction_enqueue(interaction=interaction, queue=queue)
         interaction.refresh_from_db()
         after = _after_enqueue(account, interaction)
         if after is not None:
@@ -366,25 +339,6 @@ def _join(first: VoiceResponse, twiml: str) -> str:
         return twiml
     body = twiml.split("<Response>", 1)[-1]
     return head.replace("</Response>", "") + body
-
-
-def _agent_named(interaction: Interaction, username: str):
-    from django.contrib.auth import get_user_model
-
-    return (
-        get_user_model()
-        .objects.filter(organization_id=interaction.organization_id, username=username)
-        .first()
-    )
-
-
-def _next_opening(queue):
-    from apps.queues.hours import hours_next_opening, queue_is_open
-
-    now = timezone.now()
-    if queue is None or queue_is_open(queue=queue, at=now):
-        return now
-    return hours_next_opening(hours=queue.business_hours, at=now) or now
 
 
 def _after_enqueue(account, interaction) -> str | None:

@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+REPLY_RE = re.compile(r"^[^\x00-\x1f]{1,50}$")  # a flow choice's id (an outcome: a key, a word)
 FILE_LINK_MAX_AGE = 7 * 24 * 3600  # seconds a visitor's download link works
 TYPING_THROTTLE_SECONDS = 2
 RECEIPTS_MAX = 100  # message ids in one acknowledgement
@@ -258,6 +259,12 @@ def message_payload(message: Message, *, account: ChannelAccount, digest: str) -
         "at": message.created_at.isoformat(),
         "status": message.delivery_status,
         "client_id": message.provider_id.rsplit(":", 1)[-1] if message.provider_id else "",
+        # A flow's choices: the widget shows them as buttons (their titles as plain text).
+        "buttons": [
+            {"id": str(b.get("id", "")), "title": str(b.get("title", ""))}
+            for b in (message.content or {}).get("buttons") or []
+            if isinstance(b, dict)
+        ],
         "files": [
             {
                 "name": a.filename,
@@ -340,6 +347,7 @@ def webchat_start(
     """The pre-chat form: the visitor's contact (their name and e-mail as hints), and one
     conversation per visitor session, routed. The same token again (a double click, a retry,
     a second tab) gets the open conversation back rather than a second one."""
+    from apps.connectors.chatflow import chat_flow_start
     from apps.connectors.services import conversation_start
     from apps.contacts.models import Identity
     from apps.contacts.services import IdentityBlocked, contact_resolve
@@ -386,7 +394,9 @@ def webchat_start(
         identity=identity,
         subject=subject,
         language=_language(fields.get("language")),
+        defer_flow=True,
     )
+    interaction.refresh_from_db()
     Interaction.objects.filter(pk=interaction.pk).update(
         data={
             **interaction.data,
@@ -402,6 +412,8 @@ def webchat_start(
             body=body,
         )
         _publish_visitor(visitor, message)
+    # The account's self-service flow: its first prompts follow what the visitor wrote.
+    chat_flow_start(account=account, interaction=interaction)
     publish(group=visitor.group, event="webchat.status", data={"interaction": interaction.pk})
     logger.info("webchat.started", extra={"interaction": interaction.pk, "account": account.pk})
     return interaction
@@ -409,15 +421,26 @@ def webchat_start(
 
 @transaction.atomic
 def webchat_visitor_message(
-    *, account: ChannelAccount, token: str, body: str, client_id: str, ip: str = ""
+    *,
+    account: ChannelAccount,
+    token: str,
+    body: str,
+    client_id: str,
+    ip: str = "",
+    reply: str = "",
 ) -> tuple[Message, bool]:
     """A visitor's message into their open conversation. ``client_id`` (the widget's id for
-    it) makes a resend after a reconnect land once. Over the limits: refused, nothing stored."""
+    it) makes a resend after a reconnect land once. Over the limits: refused, nothing stored.
+    ``reply``: the id of the flow's button the visitor clicked (``body`` is its title); while
+    the conversation's flow waits for an answer, the message is that answer."""
+    from apps.connectors.chatflow import chat_flow_input, flow_waiting
     from apps.interactions.services import message_add
 
     visitor = visitor_for(account=account, token=token)
     if not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id):
         raise ValidationError({"client_id": _("Invalid message id.")})
+    if not isinstance(reply, str) or (reply and not REPLY_RE.match(reply)):
+        raise ValidationError({"reply": _("Invalid choice.")})
     body = _text(body, field="body", limit=settings.WEBCHAT_MESSAGE_MAX_CHARS, required=True)
     interaction = visitor_interaction(visitor, open_only=True)
     if interaction is None:
@@ -431,10 +454,13 @@ def webchat_visitor_message(
         direction=Direction.INBOUND,
         author_kind=Message.Author.CONTACT,
         body=body,
+        content={"reply": reply} if reply else None,
         provider_id=f"wc:{visitor.digest[4:28]}:{client_id}",
     )
     if created:
         _publish_visitor(visitor, message)
+        if flow_waiting(interaction):
+            chat_flow_input(account=account, interaction=interaction, message=message)
     return message, created
 
 

@@ -181,6 +181,109 @@ DEMO_IVR = {
 }
 
 
+# The demo web chat's assistant: language-neutral (keys, and keywords in English and French),
+# shown as buttons on chat channels and as a numbered text on SMS.
+DEMO_CHAT = {
+    "known": (
+        "condition",
+        "Do we know their name?",
+        {"test": "contact_field", "field": "first_name", "op": "not_empty"},
+        {"true": "welcome", "false": "welcome_anonymous"},
+    ),
+    "welcome": (
+        "say",
+        "Welcome by name",
+        {
+            "prompt": {
+                "en": "Hello {{ contact.first_name }}, welcome to {{ organization.name }}!",
+                "fr": "Bonjour {{ contact.first_name }}, bienvenue chez {{ organization.name }} !",
+            }
+        },
+        {"next": "plan"},
+    ),
+    "welcome_anonymous": (
+        "say",
+        "Welcome",
+        {
+            "prompt": {
+                "en": "Hello, welcome to {{ organization.name }}!",
+                "fr": "Bonjour, bienvenue chez {{ organization.name }} !",
+            }
+        },
+        {"next": "menu"},
+    ),
+    "plan": (
+        "lookup",
+        "Subscription from the CRM",
+        {"source": "contact", "field": "plan", "variable": "plan"},
+        {"next": "plan_say", "error": "menu"},
+    ),
+    "plan_say": (
+        "say",
+        "Say the subscription",
+        {
+            "prompt": {
+                "en": "I see your {{ plan }} subscription.",
+                "fr": "Je vois votre abonnement {{ plan }}.",
+            }
+        },
+        {"next": "menu"},
+    ),
+    "menu": (
+        "menu",
+        "What about?",
+        {
+            "prompt": {
+                "en": "How can we help you?",
+                "fr": "Comment pouvons-nous vous aider ?",
+            },
+            "options": [
+                {
+                    "key": "1",
+                    "title": {"en": "Billing", "fr": "Facturation"},
+                    "keywords": ["billing", "invoice", "payment", "facture", "facturation"],
+                },
+                {
+                    "key": "2",
+                    "title": {"en": "Support", "fr": "Assistance"},
+                    "keywords": ["support", "help", "internet", "aide", "assistance"],
+                },
+                {
+                    "key": "3",
+                    "outcome": "agent",
+                    "title": {"en": "Talk to a person", "fr": "Parler à un conseiller"},
+                    "keywords": ["agent", "person", "human", "conseiller", "humain"],
+                },
+            ],
+            "timeout": 60,
+            "retries": 1,
+        },
+        {
+            "1": "billing",
+            "2": "support",
+            "agent": "agent",
+            "timeout": "agent",
+            "invalid": "agent",
+        },
+    ),
+    "billing": ("enqueue", "Billing queue", {"queue": "Billing", "priority": 0}, {}),
+    "support": ("enqueue", "Support queue", {"queue": "Technical support", "priority": 0}, {}),
+    "agent": (
+        "enqueue",
+        "A person",
+        {
+            "queue": "Technical support",
+            "priority": 5,
+            "prompt": {
+                "en": "An agent will answer you in a moment.",
+                "fr": "Un conseiller vous répond dans un instant.",
+            },
+        },
+        {},
+    ),
+}
+
+
 def _demo_hours(organization):
     from apps.queues.models import BusinessHours, BusinessHoursPeriod
 
@@ -199,19 +302,38 @@ def _demo_hours(organization):
 
 def demo_ivr_load(*, organization, name: str = "Main line") -> FlowVersion:
     """The demo IVR of ``organization``, published (loading it again changes nothing)."""
+    _demo_hours(organization)
+    return _demo_flow_load(
+        organization=organization,
+        name=name,
+        spec=DEMO_IVR,
+        description="Welcome, business hours, VIP first, menu by key or word, balance.",
+        note="Demo IVR",
+    )
+
+
+def demo_chat_flow_load(*, organization, name: str = "Chat assistant") -> FlowVersion:
+    """The demo chat assistant of ``organization`` (the demo web chat runs it), published."""
+    return _demo_flow_load(
+        organization=organization,
+        name=name,
+        spec=DEMO_CHAT,
+        description="Welcome, the customer's subscription, a menu with buttons, a queue.",
+        note="Demo chat assistant",
+    )
+
+
+def _demo_flow_load(*, organization, name: str, spec: dict, description: str, note: str):
     existing = Flow.objects.filter(organization=organization, name=name).first()
     if existing is not None and existing.versions.exists():
         return existing.versions.order_by("-number").first()
     with transaction.atomic():
-        _demo_hours(organization)
         flow = existing or Flow.objects.create(
-            organization=organization,
-            name=name,
-            description="Welcome, business hours, VIP first, menu by key or word, balance.",
+            organization=organization, name=name, description=description
         )
-        version = flow_version_create(flow=flow, note="Demo IVR")
+        version = flow_version_create(flow=flow, note=note)
         nodes = {}
-        for order, (key, (kind, label, config, _edges)) in enumerate(DEMO_IVR.items()):
+        for order, (key, (kind, label, config, _edges)) in enumerate(spec.items()):
             nodes[key] = Node.objects.create(
                 organization=organization,
                 version=version,
@@ -230,7 +352,7 @@ def demo_ivr_load(*, organization, name: str = "Main line") -> FlowVersion:
                 outcome=outcome,
                 target=target,
             )
-            for key, (_kind, _label, _config, edges) in DEMO_IVR.items()
+            for key, (_kind, _label, _config, edges) in spec.items()
             for outcome, target in edges.items()
         )
         return flow_version_publish(version=version)

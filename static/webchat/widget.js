@@ -108,7 +108,10 @@
     ".composer textarea{flex:1;resize:none;height:40px}",
     ".composer label.file{cursor:pointer;color:#555;padding:8px 2px}.composer label.file svg{width:18px;height:18px;display:block}",
     ".composer input[type=file]{display:none}",
-    ".modes{display:flex;gap:10px}.modes label{font-size:13px;color:#1b1b1b}.modes input{width:auto}"
+    ".modes{display:flex;gap:10px}.modes label{font-size:13px;color:#1b1b1b}.modes input{width:auto}",
+    ".choices{display:flex;flex-wrap:wrap;gap:6px;margin-top:6px}",
+    ".choices button{padding:5px 10px;border:1px solid var(--accent);border-radius:14px;background:#fff;color:var(--accent);cursor:pointer}",
+    ".choices button:disabled{opacity:.5;cursor:default}"
   ].join("");
 
   var host = document.createElement("div");
@@ -348,15 +351,32 @@
       li.appendChild(el("br"));
       li.appendChild(a);
     });
+    if (!message.mine && message.buttons && message.buttons.length) {
+      // A self-service flow's choices: a click answers with the choice's id (its title
+      // is what the thread shows). Only the latest question's buttons stay clickable.
+      var choices = el("div", {"class": "choices", "data-testid": "webchat-choices"});
+      message.buttons.forEach(function (b) {
+        var button = el("button", {type: "button", "data-choice": b.id, "data-testid": "webchat-choice"}, b.title);
+        button.addEventListener("click", function () { queueMessage(b.title, b.id); });
+        choices.appendChild(button);
+      });
+      li.appendChild(choices);
+    }
     var meta = el("span", {"class": "meta"});
     li.appendChild(meta);
     return li;
+  }
+
+  function disableChoices() {
+    if (!ui.thread) { return; }
+    Array.prototype.forEach.call(ui.thread.querySelectorAll(".choices button"), function (b) { b.disabled = true; });
   }
 
   function addMessage(message) {
     if (!message || !ui.thread) { return; }
     if (shown[message.id]) { return; }  // a resend, a second tab, the history after a reconnect
     var pending = message.client_id && ui.thread.querySelector(byClient(message.client_id));
+    if (!pending) { disableChoices(); }  // a newer line: earlier questions are answered
     var li = bubble(message);
     if (pending) { pending.replaceWith(li); } else { ui.thread.appendChild(li); }
     shown[message.id] = li;
@@ -388,8 +408,10 @@
     save();
   }
 
-  function queueMessage(body) {
+  function queueMessage(body, reply) {
+    disableChoices();
     var item = {client_id: randomId(12), body: body};
+    if (reply) { item.reply = reply; }
     store.outbox.push(item);
     save();
     drawPending(item);
@@ -399,7 +421,7 @@
   function flush() {
     if (!socket || socket.readyState !== 1) { return; }
     store.outbox.forEach(function (item) {
-      socket.send(JSON.stringify({type: "message", body: item.body, client_id: item.client_id}));
+      socket.send(JSON.stringify({type: "message", body: item.body, client_id: item.client_id, reply: item.reply || ""}));
     });
   }
 

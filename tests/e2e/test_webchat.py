@@ -64,6 +64,14 @@ def test_a_visitor_chats_live_with_an_agent_through_the_widget(
         visitor.get_by_test_id("webchat-start").click()
         thread = visitor.get_by_test_id("webchat-thread")
         expect(thread).to_contain_text("where is my parcel? <b>not bold</b>")  # text, not HTML
+        # The demo widget's assistant (a self-service flow) asks first; a button answers it.
+        expect(thread).to_contain_text("Hello Grace, welcome to Acme Support!")
+        choices = visitor.get_by_test_id("webchat-choice")
+        expect(choices).to_have_count(3)
+        visitor.screenshot(path=str(artifacts_dir / "e2e-webchat-flow.png"))
+        choices.filter(has_text="Talk to a person").click()
+        expect(thread).to_contain_text("An agent will answer you in a moment.")
+        expect(choices.first).to_be_disabled()  # answered: the question's buttons are done
 
         offer = page.locator("[data-offer]", has_text=subject)
         expect(offer).to_be_visible(timeout=EVENT_TIMEOUT)  # only the desk socket puts it there
@@ -110,7 +118,8 @@ def test_a_visitor_chats_live_with_an_agent_through_the_widget(
         visitor.reload()  # the panel was open: it opens again by itself
         expect(visitor.get_by_test_id("webchat-panel")).to_be_visible()
         expect(thread).to_contain_text("it leaves our warehouse today")
-        expect(thread.locator("li")).to_have_count(4)
+        # The visitor's four lines and the agent's, the assistant's three and the answer.
+        expect(thread.locator("li")).to_have_count(8)
     finally:
         visitor_context.close()
 

@@ -27,6 +27,9 @@ from apps.connectors.providers.common import media_link
 WHATSAPP_WINDOW = timedelta(hours=24)
 WHATSAPP_STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "failed": "failed"}
 MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
+WHATSAPP_BUTTONS_MAX = 3  # interactive reply buttons; up to 10 choices go in a list
+WHATSAPP_LIST_MAX = 10
+QUICK_REPLIES_MAX = 13  # Messenger and Instagram
 # Graph errors that retrying cannot fix (bad recipient, outside the window, bad template…).
 TRANSIENT_CODES = {1, 2, 4, 17, 32, 80007, 130429, 131000, 131016, 131048, 131056}
 
@@ -294,6 +297,45 @@ def precheck(message) -> None:
         )
 
 
+def _whatsapp_choices(message) -> dict:
+    """A flow's choices as WhatsApp interactive content: reply buttons (up to 3), else a list
+    (up to 10 rows). A tap comes back as ``button_reply`` or ``list_reply`` with the id."""
+    buttons = message.content["buttons"]
+    body = {"text": (message.body or "…")[:1024]}
+    if len(buttons) <= WHATSAPP_BUTTONS_MAX:
+        return {
+            "type": "button",
+            "body": body,
+            "action": {
+                "buttons": [
+                    {"type": "reply", "reply": {"id": b["id"], "title": b["title"][:20]}}
+                    for b in buttons
+                ]
+            },
+        }
+    from django.utils import translation
+
+    language = message.interaction.language or message.organization.language
+    with translation.override(language):
+        label = _("Choose")
+    return {
+        "type": "list",
+        "body": body,
+        "action": {
+            "button": label[:20],
+            "sections": [
+                {
+                    "title": label[:24],
+                    "rows": [
+                        {"id": b["id"], "title": b["title"][:24]}
+                        for b in buttons[:WHATSAPP_LIST_MAX]
+                    ],
+                }
+            ],
+        },
+    }
+
+
 def _payload(outbound) -> list[dict]:
     """The Graph requests for one message: text (or template), then one per attachment."""
     message, account = outbound.message, outbound.account
@@ -311,6 +353,8 @@ def _payload(outbound) -> list[dict]:
                     "template": {"name": template, "language": {"code": language}},
                 }
             ]
+        elif message.content.get("buttons"):
+            bodies = [{**base, "type": "interactive", "interactive": _whatsapp_choices(message)}]
         else:
             bodies = (
                 [{**base, "type": "text", "text": {"body": message.body}}] if message.body else []
@@ -325,6 +369,12 @@ def _payload(outbound) -> list[dict]:
         return bodies
     recipient = {"recipient": {"id": outbound.to}, "messaging_type": "RESPONSE"}
     bodies = [{**recipient, "message": {"text": message.body}}] if message.body else []
+    if bodies and message.content.get("buttons"):
+        # Quick replies: tapped, their title comes back as text and their payload with it.
+        bodies[0]["message"]["quick_replies"] = [
+            {"content_type": "text", "title": b["title"][:20], "payload": b["id"]}
+            for b in message.content["buttons"][:QUICK_REPLIES_MAX]
+        ]
     for attachment in message.attachments.all():
         kind = attachment.content_type.split("/")[0]
         kind = kind if kind in ("image", "video", "audio") else "file"
