@@ -220,6 +220,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.connectors.tasks.channels_sweep_task",
         "schedule": timedelta(seconds=30),
     },
+    "recordings-purge": {
+        "task": "apps.connectors.tasks.recordings_purge_task",
+        "schedule": timedelta(hours=1),
+    },
     "email-poll": {
         "task": "apps.connectors.tasks.email_poll_task",
         "schedule": timedelta(seconds=env.int("EMAIL_POLL_SECONDS", default=60)),

@@ -22,6 +22,27 @@ def voice_sync_task(interaction_id: int) -> None:
     voice_sync(interaction_id=interaction_id)
 
 
+@shared_task(bind=True, ignore_result=True, max_retries=8)
+def recording_download_task(self, recording_id: int) -> None:
+    """Copy a finished recording's audio into our storage (retried: the provider may still be
+    processing it, or the network fails)."""
+    from apps.connectors.recording import recording_download
+
+    try:
+        recording_download(recording_id=recording_id)
+    except Exception as exc:
+        if self.request.is_eager:
+            raise
+        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 3600)) from exc
+
+
+@shared_task(ignore_result=True)
+def recordings_purge_task() -> None:
+    from apps.connectors.recording import recordings_purge_due
+
+    recordings_purge_due()
+
+
 @shared_task(ignore_result=True)
 def channels_sweep_task() -> None:
     services.inbound_retry_due()

@@ -186,6 +186,26 @@ class Queue(TenantModel, TimeStampedModel):
         blank=True,
         help_text=_("Digital channels: re-queue an active interaction the agent has not answered."),
     )
+    record_calls = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=[
+            ("announce", _("Announce and record")),
+            ("off", _("No recording")),
+        ],
+        help_text=_(
+            "Record calls from when the caller is put through to an agent, after the consent "
+            "announcement. Empty: the organization's recording policy."
+        ),
+    )
+    recording_consent = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            'This queue\'s consent announcement by language ({"en": …, "fr": …}); '
+            "empty: the organization's."
+        ),
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="QueueMember", related_name="queues", blank=True
     )
