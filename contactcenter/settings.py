@@ -220,8 +220,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.connectors.tasks.channels_sweep_task",
         "schedule": timedelta(seconds=30),
     },
-    "recordings-purge": {
-        "task": "apps.connectors.tasks.recordings_purge_task",
+    "recordings-maintain": {
+        "task": "apps.connectors.tasks.recordings_maintain_task",
         "schedule": timedelta(hours=1),
     },
     "email-poll": {

@@ -542,3 +542,18 @@ def recordings_purge_due(*, now=None) -> int:
         for recording in due:
             purged += recording_purge(recording=recording)
     return purged
+
+
+def recordings_download_missing(*, now=None, limit: int = 100) -> int:
+    """Completed recordings whose audio is not here yet (the last day's): try again."""
+    now = now or timezone.now()
+    missing = Recording.objects.filter(
+        status=Recording.Status.COMPLETED, file="", ended_at__gte=now - timedelta(days=1)
+    ).exclude(media_url="")
+    copied = 0
+    for pk in missing.values_list("pk", flat=True)[:limit]:
+        try:
+            copied += recording_download(recording_id=pk)
+        except Exception as exc:
+            logger.warning("recording.download_failed", extra={"recording": pk, "error": str(exc)})
+    return copied

@@ -1,8 +1,12 @@
 """Thin tasks: each calls one service; the sweep repairs whatever a lost task left behind."""
 
+import logging
+
 from celery import shared_task
 
 from apps.connectors import services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
@@ -31,16 +35,19 @@ def recording_download_task(self, recording_id: int) -> None:
     try:
         recording_download(recording_id=recording_id)
     except Exception as exc:
-        if self.request.is_eager:
-            raise
+        if self.request.is_eager:  # no worker to retry: the hourly maintenance does
+            logger.warning("recording.download_failed", extra={"recording": recording_id})
+            return
         raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 3600)) from exc
 
 
 @shared_task(ignore_result=True)
-def recordings_purge_task() -> None:
-    from apps.connectors.recording import recordings_purge_due
+def recordings_maintain_task() -> None:
+    """The retention purge, and audio not copied yet (a download that kept failing)."""
+    from apps.connectors.recording import recordings_download_missing, recordings_purge_due
 
     recordings_purge_due()
+    recordings_download_missing()
 
 
 @shared_task(ignore_result=True)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import TenantModel, TimeStampedModel
+from apps.core.validators import validate_texts_by_language
 
 
 class Channel(models.TextChoices):
@@ -425,6 +426,7 @@ class RecordingPolicy(TenantModel):
     consent_message = models.JSONField(
         default=dict,
         blank=True,
+        validators=[validate_texts_by_language],
         help_text=_(
             'Played before recording starts, by language: {"en": "This call is recorded.", '
             '"fr": "Cet appel est enregistré."}. Empty: the standard sentence.'

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import validate_time_zone
 from apps.core.models import TenantModel, TimeStampedModel
+from apps.core.validators import validate_texts_by_language
 
 
 class Strategy(models.TextChoices):
@@ -201,6 +202,7 @@ class Queue(TenantModel, TimeStampedModel):
     recording_consent = models.JSONField(
         default=dict,
         blank=True,
+        validators=[validate_texts_by_language],
         help_text=_(
             'This queue\'s consent announcement by language ({"en": …, "fr": …}); '
             "empty: the organization's."
