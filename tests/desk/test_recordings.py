@@ -65,7 +65,9 @@ def test_the_conversation_lists_its_recordings_with_player_and_transcript(login,
 
 def test_tags_are_edited_on_the_recording(login, recorded, agent_a):
     url = reverse("desk-recording-tags", kwargs={"pk": recorded.pk})
-    response = login(agent_a).post(url, {"tags": "quality, training, quality"}, HTTP_HX_REQUEST="1")
+    response = login(agent_a).post(
+        url, {"tags": "quality, training, quality"}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
     assert sorted(recorded.tags.values_list("name", flat=True)) == ["quality", "training"]
     assert 'value="quality, training"' in response.content.decode()
@@ -90,7 +92,7 @@ def test_supervisors_search_recordings_by_words_tag_queue_agent_and_dates(
     client = login(supervisor_a)
 
     def found(**params):
-        response = client.get(url, params, HTTP_HX_REQUEST="1")
+        response = client.get(url, params, HTTP_HX_REQUEST="true")
         assert response.status_code == 200
         return {r.pk for r in response.context["recordings"]}
 

@@ -308,3 +308,75 @@ def test_the_agent_records_on_demand_and_pauses_for_a_card(simulator):
     ]
     events = Event.objects.filter(interaction=interaction, type__startswith="recording.")
     assert {e.actor_id for e in events if e.type != "recording.completed"} == {agent.pk}
+
+
+def _answered_call(simulator, queue, username):
+    account = _number(queue)
+    agent = agent_in_queue(queue, username=username)
+    call = _dial(account, simulator)
+    interaction = Interaction.objects.get(provider_ref=call.sid)
+    offer = Offer.objects.get(interaction=interaction, agent=agent, status="pending")
+    queue_services.offer_accept(offer=offer, agent=agent)
+    return call, interaction, agent
+
+
+def test_the_desk_buttons_record_pause_resume_and_stop(simulator, client):
+    from django.urls import reverse
+
+    queue = QueueFactory(name="Payments")
+    call, interaction, agent = _answered_call(simulator, queue, "dora")
+    client.force_login(agent)
+
+    def press(action):
+        url = reverse("desk-recording-control", kwargs={"pk": interaction.pk, "action": action})
+        return client.post(url, HTTP_HX_REQUEST="true")
+
+    response = press("start")
+    page = response.content.decode()
+    assert 'data-testid="recording-pause"' in page, (response.status_code, response.headers)
+    recording = Recording.objects.get(interaction=interaction)
+    assert recording.started_by == agent and recording.source == Recording.Source.ON_DEMAND
+    assert press("start").status_code == 400  # already recording: said, nothing changes
+    assert "Recording paused" in press("pause").content.decode()
+    engine.sim_speak(call=call, words="4111 1111 1111 1111")
+    assert 'data-testid="recording-pause"' in press("resume").content.decode()
+    engine.sim_speak(call=call, words="that is all")
+    press("stop")
+    sim = SimRecording.objects.get(sid=recording.provider_sid)
+    assert sim.texts == ["that is all"] and sim.status == "completed"
+    recording.refresh_from_db()
+    assert recording.status == Recording.Status.COMPLETED and recording.file
+    page = client.get(reverse("desk-interaction", kwargs={"pk": interaction.pk})).content.decode()
+    assert reverse("desk-recording-audio", kwargs={"pk": recording.pk}) in page
+
+    # Somebody else's call: the buttons are a 404.
+    other = agent_in_queue(queue, username="eve")
+    client.force_login(other)
+    assert press("start").status_code == 404
+
+
+def test_retention_purges_old_recordings_here_and_at_the_provider_once(simulator):
+    import os
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.connectors.recording import recordings_purge_due
+
+    queue = QueueFactory(name="Payments", record_calls="announce")
+    RecordingPolicy.objects.create(organization=queue.organization, retention_days=30)
+    call, interaction, _agent = _answered_call(simulator, queue, "fred")
+    engine.sim_hangup(call=call)
+    recording = Recording.objects.get(interaction=interaction)
+    path = recording.file.path
+    assert os.path.exists(path)
+    assert recordings_purge_due() == 0  # young: kept
+
+    Recording.objects.filter(pk=recording.pk).update(started_at=timezone.now() - timedelta(days=31))
+    assert recordings_purge_due() == 1
+    recording.refresh_from_db()
+    assert recording.status == Recording.Status.PURGED and recording.purged_at
+    assert not recording.file and not os.path.exists(path)
+    assert SimRecording.objects.get(sid=recording.provider_sid).deleted  # REST DELETE
+    assert recordings_purge_due() == 0  # idempotent
+    assert _types(interaction).count("recording.purged") == 1
