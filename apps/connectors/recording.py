@@ -75,12 +75,12 @@ def consent_text(*, organization, language: str, queue=None) -> str:
     else the standard sentence (translated)."""
     from apps.flows.engine import pick_text
 
-    for messages in (getattr(queue, "recording_consent", None), None):
-        if messages is None:
-            messages = recording_policy(organization=organization).consent_message
-        text = pick_text(messages or {}, language, "")
-        if text:
-            return text
+    queue_text = pick_text(getattr(queue, "recording_consent", None) or {}, language, "")
+    text = queue_text or pick_text(
+        recording_policy(organization=organization).consent_message or {}, language, ""
+    )
+    if text:
+        return text
     with translation.override(language):
         return _("This call may be recorded for quality and training purposes.")
 

@@ -18,7 +18,13 @@ The call log is events: ``call.ringing``, ``call.answered`` (the IVR picked up),
 ``call.connected`` (an agent's leg dialled), ``call.agent_ringing``/``call.agent_answered``/
 ``call.agent_ended``, ``call.hold``/``call.resumed``, ``call.ended`` (outcome and durations:
 ivr, wait, talk, hold) and ``voicemail.recorded``/``voicemail.transcribed``; ``call_log`` adds the
-wrap-up time once the interaction is closed.
+wrap-up time once the interaction is closed, and the call's recordings.
+
+Call recordings (``apps.connectors.recording``): a number with ``config["record_from_answer"]``
+announces the consent and starts ``<Start><Recording>`` before its flow; a queue that records
+has the consent said just before the caller joins the conference, and ``voice_sync`` starts the
+recording there. Every flow step pauses the recording when it asks for something sensitive and
+resumes it otherwise (``_next``), whatever path the flow took.
 """
 
 import logging

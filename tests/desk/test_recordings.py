@@ -109,3 +109,18 @@ def test_supervisors_search_recordings_by_words_tag_queue_agent_and_dates(
 
 def test_agents_cannot_search_recordings(login, agent_a):
     assert login(agent_a).get(reverse("desk-recordings")).status_code == 403
+
+
+def test_the_admin_lists_only_the_organizations_recordings_and_edits_tags_not_audio(
+    login, recorded, supervisor_a
+):
+    foreign = RecordingFactory()
+    client = login(supervisor_a)
+    page = client.get(reverse("admin:interactions_recording_changelist")).content.decode()
+    assert recorded.provider_sid in page or str(recorded.interaction) in page
+    url = reverse("admin:interactions_recording_change", args=[recorded.pk])
+    page = client.get(url).content.decode()
+    assert _audio(recorded) in page  # played through the access-checked view
+    assert 'name="keep"' in page and 'name="provider_sid"' not in page
+    foreign_url = reverse("admin:interactions_recording_change", args=[foreign.pk])
+    assert client.get(foreign_url).status_code in (302, 404)

@@ -380,3 +380,39 @@ def test_retention_purges_old_recordings_here_and_at_the_provider_once(simulator
     assert SimRecording.objects.get(sid=recording.provider_sid).deleted  # REST DELETE
     assert recordings_purge_due() == 0  # idempotent
     assert _types(interaction).count("recording.purged") == 1
+
+
+def test_the_recordings_api_wants_the_numbers_credentials_and_hides_other_organizations(
+    simulator,
+):
+    import requests
+
+    queue = QueueFactory(name="Payments", record_calls="announce")
+    call, interaction, _agent = _answered_call(simulator, queue, "gail")
+    engine.sim_hangup(call=call)
+    recording = Recording.objects.get(interaction=interaction)
+    api = f"{simulator.url}/voice/simulator/api/2010-04-01/Accounts/{ACCOUNT_SID}"
+    media = f"{api}/Recordings/{recording.provider_sid}.wav"
+    assert requests.get(media, timeout=5).status_code == 401
+    assert requests.get(media, auth=(ACCOUNT_SID, "wrong"), timeout=5).status_code == 401
+    answer = requests.get(media, auth=(ACCOUNT_SID, TOKEN), timeout=5)
+    assert answer.status_code == 200 and answer.content[:4] == b"RIFF"
+    listed = requests.get(
+        f"{api}/Recordings.json", params={"CallSid": call.sid}, auth=(ACCOUNT_SID, TOKEN), timeout=5
+    ).json()["recordings"]
+    assert [r["sid"] for r in listed] == [recording.provider_sid]
+
+    other_sid = "AC" + "9" * 32
+    channel_account(
+        "voice",
+        address="+15550199",
+        secrets={"auth_token": "other-token"},
+        config={"account_sid": other_sid},
+    )  # another organization's number
+    other_api = f"{simulator.url}/voice/simulator/api/2010-04-01/Accounts/{other_sid}"
+    stolen = requests.get(
+        f"{other_api}/Recordings/{recording.provider_sid}.wav",
+        auth=(other_sid, "other-token"),
+        timeout=5,
+    )
+    assert stolen.status_code == 404
