@@ -54,7 +54,8 @@ def desk_recording_control_view(request, pk: int, action: str):
 @login_required
 @require_GET
 def desk_recording_audio_view(request, pk: int):
-    """The stored audio, streamed (ranges let the player seek); never the provider's URL."""
+    """The stored audio, streamed from our storage: never the provider's URL (which needs its
+    credentials)."""
     recording = _recording(request, pk)
     if not recording.file:
         raise Http404
