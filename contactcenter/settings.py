@@ -224,6 +224,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.connectors.tasks.chat_flow_timeouts_task",
         "schedule": timedelta(seconds=30),
     },
+    "recordings-maintain": {
+        "task": "apps.connectors.tasks.recordings_maintain_task",
+        "schedule": timedelta(hours=1),
+    },
     "email-poll": {
         "task": "apps.connectors.tasks.email_poll_task",
         "schedule": timedelta(seconds=env.int("EMAIL_POLL_SECONDS", default=60)),

@@ -1,8 +1,12 @@
 """Thin tasks: each calls one service; the sweep repairs whatever a lost task left behind."""
 
+import logging
+
 from celery import shared_task
 
 from apps.connectors import services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
@@ -20,6 +24,30 @@ def voice_sync_task(interaction_id: int) -> None:
     from apps.connectors.voice import voice_sync
 
     voice_sync(interaction_id=interaction_id)
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=8)
+def recording_download_task(self, recording_id: int) -> None:
+    """Copy a finished recording's audio into our storage (retried: the provider may still be
+    processing it, or the network fails)."""
+    from apps.connectors.recording import recording_download
+
+    try:
+        recording_download(recording_id=recording_id)
+    except Exception as exc:
+        if self.request.is_eager:  # no worker to retry: the hourly maintenance does
+            logger.warning("recording.download_failed", extra={"recording": recording_id})
+            return
+        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 3600)) from exc
+
+
+@shared_task(ignore_result=True)
+def recordings_maintain_task() -> None:
+    """The retention purge, and audio not copied yet (a download that kept failing)."""
+    from apps.connectors.recording import recordings_download_missing, recordings_purge_due
+
+    recordings_purge_due()
+    recordings_download_missing()
 
 
 @shared_task(ignore_result=True)

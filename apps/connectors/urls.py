@@ -35,6 +35,11 @@ urlpatterns = [
         views.twilio_voice_transcription_view,
         name="connectors-twilio-voice-transcription",
     ),
+    path(
+        "twilio/voice/<uuid:key>/recording-status/",
+        views.twilio_voice_recording_status_view,
+        name="connectors-twilio-voice-recording-status",
+    ),
     path("meta/<uuid:key>/", views.meta_view, name="connectors-meta"),
     path("x/<uuid:key>/", views.x_view, name="connectors-x"),
     path("fax/<uuid:key>/", views.fax_view, name="connectors-fax"),

@@ -145,6 +145,15 @@ def twilio_voice_transcription_view(request, key):
 
 
 @csrf_exempt
+@require_POST
+def twilio_voice_recording_status_view(request, key):
+    """A call recording's status callback (or its transcript): stored once, handled in a task."""
+    from apps.connectors.providers import twilio_voice
+
+    return _voice_stored(request, key, twilio_voice.recording_status_items)
+
+
+@csrf_exempt
 @require_http_methods(["GET", "POST"])
 def meta_view(request, key):
     """WhatsApp, Messenger and Instagram: GET is Meta's subscription check, POST the events."""

@@ -18,7 +18,13 @@ The call log is events: ``call.ringing``, ``call.answered`` (the IVR picked up),
 ``call.connected`` (an agent's leg dialled), ``call.agent_ringing``/``call.agent_answered``/
 ``call.agent_ended``, ``call.hold``/``call.resumed``, ``call.ended`` (outcome and durations:
 ivr, wait, talk, hold) and ``voicemail.recorded``/``voicemail.transcribed``; ``call_log`` adds the
-wrap-up time once the interaction is closed.
+wrap-up time once the interaction is closed, and the call's recordings.
+
+Call recordings (``apps.connectors.recording``): a number with ``config["record_from_answer"]``
+announces the consent and starts ``<Start><Recording>`` before its flow; a queue that records
+has the consent said just before the caller joins the conference, and ``voice_sync`` starts the
+recording there. Every flow step pauses the recording when it asks for something sensitive and
+resumes it otherwise (``_next``), whatever path the flow took.
 """
 
 import logging
@@ -124,6 +130,9 @@ def _hangup(interaction: Interaction, text: str) -> str:
 
 def _customer_conference(account: ChannelAccount, interaction: Interaction) -> str:
     response = VoiceResponse()
+    consent = _consent_once(interaction)
+    if consent:  # before the bridge, and so before the queue's recording starts
+        _say(response, interaction, consent)
     dial = Dial()
     dial.conference(
         conference_name(interaction),
@@ -134,6 +143,48 @@ def _customer_conference(account: ChannelAccount, interaction: Interaction) -> s
         beep=False,
     )
     response.append(dial)
+    return str(response)
+
+
+def _consent_once(interaction: Interaction) -> str:
+    """The recording consent announcement, when the caller's queue records and they have not
+    heard it yet (once per call)."""
+    from apps.connectors.recording import consent_text, queue_records
+
+    voice = _voice(interaction)
+    if voice.get("consent_played") or voice.get("auto_recorded"):
+        return ""
+    if not queue_records(queue=interaction.queue):
+        return ""
+    _voice_update(interaction, consent_played=True)
+    return consent_text(
+        organization=interaction.organization,
+        language=_language(interaction),
+        queue=interaction.queue,
+    )
+
+
+def _record_from_answer(account: ChannelAccount, interaction: Interaction) -> str:
+    """A number set to record from the answer (``config["record_from_answer"]``): the consent
+    announcement, then ``<Start><Recording>`` (the IVR is recorded too, PCI pauses apply)."""
+    from apps.connectors.recording import START_STATUS_EVENTS, consent_text, status_callback_url
+
+    response = VoiceResponse()
+    _say(
+        response,
+        interaction,
+        consent_text(organization=interaction.organization, language=_language(interaction)),
+    )
+    start = response.start()
+    start.recording(
+        recording_status_callback=status_callback_url(account=account, interaction=interaction),
+        recording_status_callback_event=" ".join(START_STATUS_EVENTS),
+        channels="dual",
+    )
+    response.redirect(
+        _url(account, "connectors-twilio-voice-gather", interaction.provider_ref), method="POST"
+    )
+    _voice_update(interaction, record_from_answer=True, consent_played=True)
     return str(response)
 
 
@@ -225,6 +276,10 @@ def call_incoming(*, account: ChannelAccount, fields: dict, base: str) -> str:
             )
     except ValidationError:  # the same CallSid at the same instant: the other one won
         return call_wait(account=account, call_sid=sid)
+    if account.config.get("record_from_answer"):
+        # The recording starts first; the flow's first step comes with the next webhook,
+        # when the provider knows the recording (a sensitive first step can pause it).
+        return _record_from_answer(account, interaction)
     return _next(account, interaction, None)
 
 
@@ -258,24 +313,41 @@ def _unknown_call() -> str:
 
 
 def _next(account: ChannelAccount, interaction: Interaction, answer: str | None) -> str:
-    """Run the flow one step; TwiML for its question, or the decision carried out."""
+    """Run the flow one step; TwiML for its question, or the decision carried out.
+
+    Whatever happens in the step (an answer, a lookup that fails or times out, a failure
+    branch, an error), the call's recording is paused when the step now asks for something
+    sensitive (a card number) and resumed otherwise, before the TwiML goes back."""
+    step = None
+    try:
+        step, twiml = _step(account, interaction, answer)
+        return twiml
+    finally:
+        from apps.connectors.recording import recording_pci_guard
+
+        question = getattr(step, "question", None) or {}
+        recording_pci_guard(interaction=interaction, sensitive=bool(question.get("sensitive")))
+
+
+def _step(account: ChannelAccount, interaction: Interaction, answer: str | None):
     from apps.flows.services import interaction_flow_step
 
+    step = None
     if interaction.flow_id is None:
-        return _carry_out(account, interaction, {"action": "enqueue"}, None)
+        return step, _carry_out(account, interaction, {"action": "enqueue"}, None)
     try:
         step = interaction_flow_step(interaction=interaction, input=answer)
     except ValueError:  # no published version: straight to the number's queue
         logger.warning("voice.flow_unavailable", extra={"interaction": interaction.pk})
-        return _carry_out(account, interaction, {"action": "enqueue"}, None)
+        return step, _carry_out(account, interaction, {"action": "enqueue"}, None)
     rendered = render_voice(
         step, action_url=_url(account, "connectors-twilio-voice-gather", interaction.provider_ref)
     )
     if isinstance(rendered, str):
         if step.is_final:
             _voice_update(interaction, outcome="ivr")
-        return rendered
-    return _carry_out(account, interaction, rendered, step)
+        return step, rendered
+    return step, _carry_out(account, interaction, rendered, step)
 
 
 def _carry_out(account: ChannelAccount, interaction: Interaction, decision: dict, step) -> str:
@@ -364,12 +436,15 @@ def call_wait(*, account: ChannelAccount, call_sid: str, digits: str = "") -> st
     """Where a queued caller waits: their position and estimated wait, hold music, and "press 1
     for voicemail, 2 to be called back keeping your place"; then again (``<Redirect>``). Once an
     agent accepts, the caller joins the conference."""
+    from apps.connectors.recording import recording_pci_guard
+
     interaction = call_interaction(account=account, call_sid=call_sid)
     if interaction is None:
         return _unknown_call()
     voice = _voice(interaction)
     if voice.get("ended"):
         return _hangup(interaction, "")
+    recording_pci_guard(interaction=interaction, sensitive=False)  # never left paused
     state = interaction.state
     with translation.override(_language(interaction)):
         if state in LIVE_STATES or (state in WAITING_STATES and voice.get("in_conference")):
@@ -668,6 +743,11 @@ def call_log(*, interaction: Interaction) -> dict:
         "ended_at": getattr(ended, "at", None),
         "outcome": (ended.data.get("outcome") if ended else "") or "",
         "agent": interaction.assigned_agent_id,
+        "recordings": list(
+            interaction.recordings.order_by("started_at", "pk").values_list(
+                "provider_sid", flat=True
+            )
+        ),
     }
     if ended is not None:
         log.update(
@@ -787,6 +867,11 @@ def voice_sync(*, interaction_id: int) -> dict:
             )
         )
         _voice_update(interaction, in_conference=True)
+    from apps.connectors.recording import recording_auto_start, recording_pci_guard
+
+    recording_pci_guard(interaction=interaction, sensitive=False)
+    if recording_auto_start(interaction=interaction) is not None:
+        done["recording"] = True
     base = voice.get("base") or settings.PUBLIC_BASE_URL
     from django.contrib.auth import get_user_model
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.desk import chat, contacts, documents, views
+from apps.desk import chat, contacts, documents, recordings, views
 
 urlpatterns = [
     path("", views.desk_view, name="desk"),
@@ -41,6 +41,20 @@ urlpatterns = [
     path("contacts/", contacts.contact_directory_view, name="desk-contacts"),
     path("documents/new/", documents.document_new_view, name="desk-document-new"),
     path("contacts/<int:pk>/", contacts.contact_page_view, name="desk-contact"),
+    path(
+        "interactions/<int:pk>/recording/<slug:action>/",
+        recordings.desk_recording_control_view,
+        name="desk-recording-control",
+    ),
+    path(
+        "recordings/<int:pk>/audio/",
+        recordings.desk_recording_audio_view,
+        name="desk-recording-audio",
+    ),
+    path(
+        "recordings/<int:pk>/tags/", recordings.desk_recording_tags_view, name="desk-recording-tags"
+    ),
+    path("recordings/", recordings.recordings_view, name="desk-recordings"),
     path("supervisor/", views.supervisor_view, name="desk-supervisor"),
     path(
         "supervisor/agents/<int:pk>/presence/",

@@ -204,6 +204,17 @@ def _conversation_context(request, interaction) -> dict:
     return conversation_context(request.user, interaction)
 
 
+def _recordings_context(interaction) -> dict:
+    """On a call: its recordings (player, transcript, tags) and whether one runs now."""
+    if interaction.channel != Channel.VOICE:
+        return {}
+    from apps.interactions.selectors import recordings_for_interaction
+
+    recordings = list(recordings_for_interaction(interaction=interaction))
+    live = next((r for r in recordings if r.is_live), None)
+    return {"recordings": recordings, "live_recording": live, "is_call": True}
+
+
 def _whatsapp_context(interaction) -> dict:
     """On WhatsApp: whether free text may go (24-hour window) and the approved templates."""
     if interaction.channel != "whatsapp":
@@ -246,6 +257,7 @@ def conversation_context(user, interaction) -> dict:
         "phones": [i.value for i in pop_phones(interaction)],
         "video_possible": _video_possible(interaction),
         **_whatsapp_context(interaction),
+        **_recordings_context(interaction),
         "queues": list(
             Queue.objects.filter(
                 organization_id=interaction.organization_id, is_active=True

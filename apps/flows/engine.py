@@ -318,6 +318,8 @@ class _Run:
             "finish_on_key": "",
         }
         if node["kind"] == NodeKind.COLLECT:
+            # A card number or the like: the channel keeps it out of recordings (PCI).
+            question["sensitive"] = config.get("sensitive") is True
             question["input"] = config.get("input", "digits")
             if question["input"] == "digits":
                 question["finish_on_key"] = config.get("finish_on_key", "#")

@@ -38,6 +38,7 @@ KIND_EXAMPLES = {
     "invalid, timeout",
     NodeKind.COLLECT: '{"prompt": "Your account number?", "variable": "account", "input": '
     '"digits", "min_length": 6, "max_length": 8, "regex": "\\d+", "timeout": 8, "retries": 2}'
+    ' · a card number: add "sensitive": true (the call recording pauses during the step)'
     "  → edges: next, invalid, timeout",
     NodeKind.CONDITION: '{"test": "business_hours", "hours": "Office hours"} · {"test": '
     '"time_window", "start": "08:00", "end": "18:00", "days": [0, 1, 2, 3, 4]} · {"test": "tier", '
@@ -118,6 +119,11 @@ class _Checker:
         if check is None:
             self.error(key, _("unknown kind “%(kind)s”.") % {"kind": kind})
             return
+        if "sensitive" in config:
+            if kind != NodeKind.COLLECT:
+                self.error(key, _("only a “collect input” step can be sensitive."))
+            elif not isinstance(config["sensitive"], bool):
+                self.error(key, _("“sensitive” must be true or false."))
         if kind in INPUT_KINDS:
             if not _int_in(config, "timeout", 1, 60):
                 self.error(key, _("the timeout must be a number of seconds from 1 to 60."))

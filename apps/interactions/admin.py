@@ -1,4 +1,7 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import TenantAdmin
 from apps.interactions.models import (
@@ -9,6 +12,9 @@ from apps.interactions.models import (
     InteractionNote,
     Message,
     Participant,
+    Recording,
+    RecordingPolicy,
+    Transcript,
 )
 from apps.queues.models import Offer
 
@@ -137,3 +143,60 @@ class EventAdmin(TenantAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class TranscriptInline(ReadOnlyInline):
+    model = Transcript
+    fields = ["created_at", "language", "text"]
+    readonly_fields = fields
+
+
+@admin.register(Recording)
+class RecordingAdmin(TenantAdmin):
+    """Recordings are made by calls; supervisors listen (the desk's access-checked player),
+    tag them and put them on legal hold (never purged)."""
+
+    list_display = ["started_at", "interaction", "source", "status", "duration", "keep"]
+    list_filter = ["status", "source", "keep", "tags"]
+    search_fields = ["provider_sid", "call_sid", "transcripts__text"]
+    list_select_related = ["interaction"]
+    date_hierarchy = "started_at"
+    fields = [
+        "interaction",
+        "player",
+        "status",
+        "source",
+        "started_by",
+        "started_at",
+        "ended_at",
+        "duration",
+        "provider_sid",
+        "call_sid",
+        "purged_at",
+        "tags",
+        "keep",
+    ]
+    readonly_fields = [f for f in fields if f not in ("tags", "keep")]
+    filter_horizontal = ["tags"]
+    inlines = [TranscriptInline]
+
+    @admin.display(description=_("audio"))
+    def player(self, obj):
+        if not obj.file:
+            return "—"
+        url = reverse("desk-recording-audio", kwargs={"pk": obj.pk})
+        return format_html('<audio controls preload="none" src="{}"></audio>', url)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # purged by the retention (the row stays, with its events)
+
+
+@admin.register(RecordingPolicy)
+class RecordingPolicyAdmin(TenantAdmin):
+    """Whether queues record calls by default, the consent announcement by language, and how
+    many days recordings are kept."""
+
+    list_display = ["__str__", "mode", "retention_days"]

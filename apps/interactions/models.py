@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import TenantModel, TimeStampedModel
+from apps.core.validators import validate_texts_by_language
 
 
 class Channel(models.TextChoices):
@@ -401,3 +402,134 @@ class Event(TenantModel):
 
     def delete(self, *args, **kwargs):
         raise AppendOnly("events cannot be deleted")
+
+
+# --- Call recordings ----------------------------------------------------------------------------
+
+
+class RecordingMode(models.TextChoices):
+    ANNOUNCE = "announce", _("Announce and record")
+    OFF = "off", _("No recording")
+
+
+class RecordingPolicy(TenantModel):
+    """An organization's rules for call recordings: whether queues record by default (after
+    the consent announcement, in the caller's language) and how long recordings are kept."""
+
+    mode = models.CharField(
+        _("queues record calls"),
+        max_length=10,
+        choices=RecordingMode.choices,
+        default=RecordingMode.OFF,
+        help_text=_("Default for queues that do not choose; a queue can choose otherwise."),
+    )
+    consent_message = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_texts_by_language],
+        help_text=_(
+            'Played before recording starts, by language: {"en": "This call is recorded.", '
+            '"fr": "Cet appel est enregistré."}. Empty: the standard sentence.'
+        ),
+    )
+    retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("Recordings older than this are purged (file deleted). Empty: kept."),
+    )
+
+    class Meta:
+        verbose_name_plural = _("recording policies")
+        constraints = [
+            models.UniqueConstraint(fields=["organization"], name="recordingpolicy_one_per_org")
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Recording policy"))
+
+
+def recording_path(instance, filename: str) -> str:
+    return f"recordings/{instance.organization_id}/{uuid.uuid4().hex}/{filename}"
+
+
+class Recording(TenantModel, TimeStampedModel):
+    """The audio of (part of) a call, recorded by the telephony provider: automatically for a
+    queue or from the answer, or on demand by the agent. The file is copied into our storage
+    (played without provider credentials); purging deletes it and keeps the row."""
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in-progress", _("Recording")
+        PAUSED = "paused", _("Paused")
+        STOPPED = "stopped", _("Stopped")
+        COMPLETED = "completed", _("Completed")
+        ABSENT = "absent", _("No audio")
+        PURGED = "purged", _("Purged")
+
+    class Source(models.TextChoices):
+        AUTO = "auto", _("Automatic")
+        ON_DEMAND = "on_demand", _("On demand")
+
+    LIVE = (Status.IN_PROGRESS, Status.PAUSED)
+
+    interaction = models.ForeignKey(
+        Interaction, on_delete=models.CASCADE, related_name="recordings"
+    )
+    provider_sid = models.CharField(max_length=64)
+    call_sid = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.IN_PROGRESS)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.AUTO)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    pause_reason = models.CharField(
+        max_length=10, blank=True, help_text=_('Why it is paused: "pci" (card capture), "agent".')
+    )
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration = models.PositiveIntegerField(_("duration (s)"), default=0)
+    media_url = models.CharField(max_length=500, blank=True)
+    file = models.FileField(upload_to=recording_path, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    tags = models.ManyToManyField("contacts.Tag", blank=True, related_name="recordings")
+    keep = models.BooleanField(
+        _("keep (legal hold)"), default=False, help_text=_("Never purged by the retention.")
+    )
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "provider_sid"], name="recording_unique_sid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_sid} ({self.get_status_display()})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in self.LIVE
+
+
+class Transcript(TenantModel):
+    """What was said in a recording, as the provider's speech recognition wrote it (searched
+    by supervisors)."""
+
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="transcripts")
+    provider_sid = models.CharField(max_length=64)
+    text = models.TextField()
+    language = models.CharField(max_length=10, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "provider_sid"], name="transcript_unique_sid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:60]

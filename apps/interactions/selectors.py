@@ -124,3 +124,54 @@ def canned_render(*, body: str, interaction: Interaction, agent) -> str:
         return str(getattr(sources[source], name, "") or "")
 
     return _CANNED_VARIABLE.sub(fill, body)
+
+
+# --- Call recordings ----------------------------------------------------------------------------
+
+
+def recordings_for_interaction(*, interaction: Interaction):
+    """The recordings of one call, oldest first, with their transcripts and tags."""
+    from apps.interactions.models import Recording
+
+    return (
+        Recording.objects.filter(
+            organization_id=interaction.organization_id, interaction_id=interaction.pk
+        )
+        .prefetch_related("tags", "transcripts")
+        .order_by("started_at", "id")
+    )
+
+
+def recording_search(
+    *,
+    organization,
+    since=None,
+    until=None,
+    agent_id: int | None = None,
+    queue_id: int | None = None,
+    tag: str = "",
+    text: str = "",
+):
+    """The organization's recordings for the supervisors' search: started in [since, until),
+    of calls an agent handled or a queue took, with a tag, whose transcript contains ``text``."""
+    from apps.interactions.models import Recording
+
+    recordings = Recording.objects.filter(organization=organization)
+    if since is not None:
+        recordings = recordings.filter(started_at__gte=since)
+    if until is not None:
+        recordings = recordings.filter(started_at__lt=until)
+    if agent_id:
+        recordings = recordings.filter(interaction__assigned_agent_id=agent_id)
+    if queue_id:
+        recordings = recordings.filter(interaction__queue_id=queue_id)
+    if tag:
+        recordings = recordings.filter(tags__name__iexact=tag)
+    if text:
+        recordings = recordings.filter(transcripts__text__icontains=text)
+    return (
+        recordings.distinct()
+        .select_related("interaction__contact", "interaction__queue", "interaction__assigned_agent")
+        .prefetch_related("tags", "transcripts")
+        .order_by("-started_at", "-id")
+    )

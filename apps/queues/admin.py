@@ -57,6 +57,7 @@ class QueueAdmin(TenantAdmin):
             _("Hours and overflow"),
             {"fields": ("business_hours", "when_closed", "max_wait_seconds", "overflow_queue")},
         ),
+        (_("Call recording"), {"fields": ("record_calls", "recording_consent")}),
     )
 
     @admin.display(description=_("waiting now"))

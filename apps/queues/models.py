@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import validate_time_zone
 from apps.core.models import TenantModel, TimeStampedModel
+from apps.core.validators import validate_texts_by_language
 
 
 class Strategy(models.TextChoices):
@@ -185,6 +186,27 @@ class Queue(TenantModel, TimeStampedModel):
         null=True,
         blank=True,
         help_text=_("Digital channels: re-queue an active interaction the agent has not answered."),
+    )
+    record_calls = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=[
+            ("announce", _("Announce and record")),
+            ("off", _("No recording")),
+        ],
+        help_text=_(
+            "Record calls from when the caller is put through to an agent, after the consent "
+            "announcement. Empty: the organization's recording policy."
+        ),
+    )
+    recording_consent = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_texts_by_language],
+        help_text=_(
+            'This queue\'s consent announcement by language ({"en": …, "fr": …}); '
+            "empty: the organization's."
+        ),
     )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="QueueMember", related_name="queues", blank=True

@@ -27,7 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
-from apps.voicesim.models import SimCall
+from apps.voicesim.models import SimCall, SimRecording
 
 MAX_REDIRECTS = 25
 WEBHOOK_TIMEOUT = 20  # seconds
@@ -106,6 +106,18 @@ def _hear(call: SimCall, kind: str, text: str) -> None:
     text = " ".join((text or "").split())
     if text:
         call.heard = [*call.heard, {"kind": kind, "text": text, "at": timezone.now().isoformat()}]
+        if kind != "info":
+            _capture(call, kind, text)
+
+
+def _capture(call: SimCall, kind: str, text: str) -> None:
+    """What a recording of the call in progress captures (nothing while it is paused)."""
+    part = {"kind": kind, "text": text, "at": timezone.now().isoformat()}
+    for recording in SimRecording.objects.filter(
+        call_id=call.pk, status=SimRecording.Status.IN_PROGRESS
+    ):
+        recording.content = [*recording.content, part]
+        recording.save(update_fields=["content"])
 
 
 # --- Executing TwiML ---------------------------------------------------------------------------
@@ -200,6 +212,18 @@ def _run(call: SimCall, verbs: list, doc_url: str, depth: int) -> SimCall:
             number = verb.find("Number")
             target = (number.text if number is not None else verb.text) or ""
             _hear(call, "info", f"[dialled {target.strip()}]")
+        elif tag == "Start":
+            for child in verb:
+                if child.tag == "Recording":
+                    call.save()
+                    callback = child.get("recordingStatusCallback") or ""
+                    recording_start(
+                        call=call,
+                        status_callback=urljoin(doc_url, callback) if callback else "",
+                        events=child.get("recordingStatusCallbackEvent") or "completed",
+                        channels=child.get("channels") or "mono",
+                        source="StartCallRecordingTwiML",
+                    )
         elif tag in ("Hangup", "Reject"):
             return _end(call)
         # Pause, and verbs the simulator does not play, pass.
@@ -263,6 +287,7 @@ def sim_keys(*, call: SimCall, keys: str, submit: bool = False) -> SimCall:
     without the finishing key (a whole answer at once, as the command line gives them)."""
     call = _live(call)
     for key in keys:
+        _capture(call, "key", key)  # a recording hears the tones, whoever listens
         if (call.waiting or {}).get("kind") != "gather":
             _hear(call, "info", f"[key {key} ignored]")
             call.save()
@@ -284,8 +309,13 @@ def sim_keys(*, call: SimCall, keys: str, submit: bool = False) -> SimCall:
 def sim_speak(*, call: SimCall, words: str) -> SimCall:
     """The caller says ``words`` to a question (speech recognition, perfectly)."""
     call = _live(call)
-    if (call.waiting or {}).get("kind") != "gather":
+    kind = (call.waiting or {}).get("kind")
+    if kind == "conference":  # talking with the agent: only a recording keeps it
+        _capture(call, "said", words.strip())
+        return call
+    if kind != "gather":
         raise SimError("Nobody is listening for an answer now.")
+    _capture(call, "said", words.strip())
     return _submit(call, SpeechResult=words.strip(), Confidence="0.9")
 
 
@@ -350,6 +380,10 @@ def _end(call: SimCall, *, status: str = "completed") -> SimCall:
     call.status, call.ended_at, call.waiting, call.conference = ENDED, now, {}, ""
     _hear(call, "info", "[call ended]")
     call.save()
+    for recording in SimRecording.objects.filter(
+        call_id=call.pk, status__in=[SimRecording.Status.IN_PROGRESS, SimRecording.Status.PAUSED]
+    ):
+        recording_finish(recording=recording)
     url = call.status_callback
     if not url and call.direction == "inbound":
         key = call.account.key
@@ -434,3 +468,132 @@ def conference_calls(*, organization_id: int, name: str):
     return SimCall.objects.filter(organization_id=organization_id, conference=name).exclude(
         status=ENDED
     )
+
+
+# --- Recordings (``<Start><Recording>`` and the Recordings REST resource) ------------------------
+
+RECORDING_LIVE = (SimRecording.Status.IN_PROGRESS, SimRecording.Status.PAUSED)
+
+
+def recording_url(recording: SimRecording) -> str:
+    """Where the audio is, as Twilio gives it (no extension: ``.wav`` or ``.mp3`` is added)."""
+    account_sid = recording.call.account.config.get("account_sid", "")
+    return (
+        f"{recording.call.base}/voice/simulator/api/2010-04-01/Accounts/{account_sid}"
+        f"/Recordings/{recording.sid}"
+    )
+
+
+def _recording_fields(recording: SimRecording, status: str) -> dict:
+    call = recording.call
+    return {
+        "AccountSid": call.account.config.get("account_sid", ""),
+        "CallSid": call.sid,
+        "RecordingSid": recording.sid,
+        "RecordingUrl": recording_url(recording),
+        "RecordingStatus": status,
+        "RecordingDuration": str(recording.duration if status == "completed" else 0),
+        "RecordingChannels": str(recording.channels),
+        "RecordingStartTime": recording.started_at.strftime("%a, %d %b %Y %H:%M:%S +0000"),
+        "RecordingSource": recording.source,
+        "RecordingTrack": "both",
+    }
+
+
+def _recording_callback(recording: SimRecording, status: str) -> None:
+    events = recording.status_callback_events.replace(",", " ").split()
+    if recording.status_callback and status in events:
+        _send(recording.call, recording.status_callback, _recording_fields(recording, status))
+
+
+def recording_start(
+    *,
+    call: SimCall,
+    status_callback: str = "",
+    events: str = "completed",
+    channels="mono",
+    source: str = "StartCallRecordingAPI",
+) -> SimRecording:
+    """A recording of ``call`` begins now (its ``in-progress`` callback when asked for)."""
+    recording = SimRecording.objects.create(
+        organization_id=call.organization_id,
+        call=call,
+        sid=new_sid("RE"),
+        channels=2 if str(channels) in ("2", "dual") else 1,
+        source=source,
+        status_callback=status_callback[:500],
+        status_callback_events=" ".join(events.replace(",", " ").split())[:100],
+    )
+    _recording_callback(recording, "in-progress")
+    return recording
+
+
+def recording_finish(*, recording: SimRecording) -> SimRecording:
+    """Stopped or the call ended: the ``completed`` callback with the audio's URL, then (when
+    the number transcribes recordings) the transcript of what was said in it."""
+    recording.status = SimRecording.Status.COMPLETED
+    recording.ended_at = timezone.now()
+    recording.save(update_fields=["status", "ended_at"])
+    _recording_callback(recording, "completed")
+    call = recording.call
+    spoken = [p["text"] for p in recording.content if p["kind"] in ("say", "said")]
+    if recording.status_callback and call.account.config.get("transcribe_recordings") and spoken:
+        fields = {
+            **_recording_fields(recording, "completed"),
+            "TranscriptionSid": new_sid("TR"),
+            "TranscriptionText": " ".join(spoken),
+            "TranscriptionStatus": "completed",
+        }
+        _send(call, recording.status_callback, fields)
+    return recording
+
+
+def rest_recording_create(*, call: SimCall, params: dict) -> SimRecording:
+    """``POST Calls/<sid>/Recordings.json``: record a live call from now on."""
+    if call.status != SimCall.Status.IN_PROGRESS:
+        raise SimError("Requested resource is not eligible for recording")
+    return recording_start(
+        call=call,
+        status_callback=params.get("RecordingStatusCallback", ""),
+        events=params.get("RecordingStatusCallbackEvent", "") or "completed",
+        channels=params.get("RecordingChannels", "mono"),
+    )
+
+
+def rest_recording_update(*, recording: SimRecording, params: dict) -> SimRecording:
+    """``POST Calls/<sid>/Recordings/<sid>.json``: ``Status`` paused, in-progress or stopped
+    (``PauseBehavior`` skip or silence: either way nothing said is captured)."""
+    status = params.get("Status", "")
+    if recording.status not in RECORDING_LIVE:
+        raise SimError("The recording is over.")
+    if status == "stopped":
+        recording.status = SimRecording.Status.STOPPED
+        recording.save(update_fields=["status"])
+        return recording_finish(recording=recording)
+    if status == "paused":
+        recording.status = SimRecording.Status.PAUSED
+        recording.pause_behavior = params.get("PauseBehavior") or "silence"
+    elif status == "in-progress":
+        recording.status = SimRecording.Status.IN_PROGRESS
+    else:
+        raise SimError("Status must be paused, in-progress or stopped.")
+    recording.save(update_fields=["status", "pause_behavior"])
+    return recording
+
+
+def recording_wav(recording: SimRecording) -> bytes:
+    """A small WAV of the recording's length (a quiet tone, at most ten seconds)."""
+    import io
+    import math
+    import wave
+
+    rate = 8000
+    frames = rate * min(10, recording.duration)
+    samples = bytes(128 + int(20 * math.sin(2 * math.pi * 440 * i / rate)) for i in range(frames))
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(1)
+        out.setframerate(rate)
+        out.writeframes(samples)
+    return buffer.getvalue()

@@ -58,3 +58,44 @@ class SimCall(TenantModel):
     @property
     def texts(self) -> list[str]:
         return [line["text"] for line in self.heard]
+
+
+class SimRecording(TenantModel):
+    """A recording the simulated provider makes of a call (``<Start><Recording>`` or the
+    Recordings REST resource). ``content`` is what the recording captured, in order: what the
+    caller heard, said and pressed while it was in progress, and nothing while it was paused,
+    so tests can prove a card number never reached it."""
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in-progress", _("In progress")
+        PAUSED = "paused", _("Paused")
+        STOPPED = "stopped", _("Stopped")
+        COMPLETED = "completed", _("Completed")
+
+    call = models.ForeignKey(SimCall, on_delete=models.CASCADE, related_name="recordings")
+    sid = models.CharField(max_length=34, unique=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.IN_PROGRESS)
+    channels = models.PositiveSmallIntegerField(default=1)
+    source = models.CharField(max_length=30, default="StartCallRecordingAPI")
+    status_callback = models.CharField(max_length=500, blank=True)
+    status_callback_events = models.CharField(max_length=100, blank=True)
+    pause_behavior = models.CharField(max_length=10, default="silence")
+    content = models.JSONField(default=list, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    deleted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.sid} ({self.status})"
+
+    @property
+    def duration(self) -> int:
+        end = self.ended_at or timezone.now()
+        return max(1, round((end - self.started_at).total_seconds()))
+
+    @property
+    def texts(self) -> list[str]:
+        return [part["text"] for part in self.content]

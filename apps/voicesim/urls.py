@@ -23,4 +23,16 @@ urlpatterns = [
         views.api_participant_view,
         name="voicesim-api-participant",
     ),
+    path(
+        API + "Calls/<str:call_sid>/Recordings.json",
+        views.api_call_recordings_view,
+        name="voicesim-api-call-recordings",
+    ),
+    path(
+        API + "Calls/<str:call_sid>/Recordings/<str:recording_sid>.json",
+        views.api_call_recording_view,
+        name="voicesim-api-call-recording",
+    ),
+    path(API + "Recordings.json", views.api_recordings_view, name="voicesim-api-recordings"),
+    path(API + "Recordings/<str:name>", views.api_recording_view, name="voicesim-api-recording"),
 ]

@@ -5,7 +5,7 @@ import base64
 import hmac
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.connectors.models import ChannelAccount, Kind
 from apps.voicesim import engine
-from apps.voicesim.models import SimCall
+from apps.voicesim.models import SimCall, SimRecording
 
 DEFAULT_CALLER = "+14155550123"
 
@@ -181,8 +181,9 @@ def _not_found():
 
 def _params(request) -> dict:
     params = {k: request.POST.get(k, "") for k in request.POST}
-    if "StatusCallbackEvent" in request.POST:
-        params["StatusCallbackEvent"] = " ".join(request.POST.getlist("StatusCallbackEvent"))
+    for name in ("StatusCallbackEvent", "RecordingStatusCallbackEvent"):
+        if name in request.POST:
+            params[name] = " ".join(request.POST.getlist(name))
     return params
 
 
@@ -325,6 +326,125 @@ def api_participant_view(request, account_sid: str, conference_sid: str, call_si
     if request.method == "POST":
         call = engine.rest_participant_update(call=call, params=_params(request))
     return JsonResponse(_participant_json(call, account_sid, conference_sid))
+
+
+# --- Recordings -----------------------------------------------------------------------------
+
+
+def _recording_json(recording: SimRecording, account_sid: str) -> dict:
+    base = f"/2010-04-01/Accounts/{account_sid}"
+    ended = recording.status == SimRecording.Status.COMPLETED
+    return {
+        "sid": recording.sid,
+        "account_sid": account_sid,
+        "call_sid": recording.call.sid,
+        "conference_sid": None,
+        "status": recording.status,
+        "channels": recording.channels,
+        "source": recording.source,
+        "duration": str(recording.duration) if ended else "-1",
+        "start_time": recording.started_at.strftime("%a, %d %b %Y %H:%M:%S +0000"),
+        "api_version": "2010-04-01",
+        "uri": f"{base}/Calls/{recording.call.sid}/Recordings/{recording.sid}.json",
+        "media_url": engine.recording_url(recording),
+    }
+
+
+def _recordings(account):
+    return SimRecording.objects.select_related("call__account").filter(
+        organization=account.organization, deleted=False
+    )
+
+
+def _live_recording(call: SimCall, sid: str) -> SimRecording | None:
+    recordings = call.recordings.filter(deleted=False)
+    if sid == "Twilio.CURRENT":  # Twilio's name for the call's recording in progress
+        return recordings.filter(status__in=engine.RECORDING_LIVE).order_by("-started_at").first()
+    return recordings.filter(sid=sid).first()
+
+
+def _sim_error(exc, code: int = 21220):
+    return JsonResponse({"code": code, "message": str(exc), "status": 400}, status=400)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def api_call_recordings_view(request, account_sid: str, call_sid: str):
+    """``Calls/<sid>/Recordings.json``: start recording a live call (POST), or list its
+    recordings (GET)."""
+    account = _api_account(request, account_sid)
+    if account is None:
+        return _unauthorized()
+    call = SimCall.objects.filter(organization=account.organization, sid=call_sid).first()
+    if call is None:
+        return _not_found()
+    if request.method == "POST":
+        try:
+            recording = engine.rest_recording_create(call=call, params=_params(request))
+        except engine.SimError as exc:
+            return _sim_error(exc, 21220)
+        return JsonResponse(_recording_json(recording, account_sid), status=201)
+    rows = [_recording_json(r, account_sid) for r in _recordings(account).filter(call=call)]
+    return JsonResponse(_page("recordings", rows, request.get_full_path()))
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def api_call_recording_view(request, account_sid: str, call_sid: str, recording_sid: str):
+    """``Calls/<sid>/Recordings/<sid>.json``: pause, resume or stop (``Status``)."""
+    account = _api_account(request, account_sid)
+    if account is None:
+        return _unauthorized()
+    call = SimCall.objects.filter(organization=account.organization, sid=call_sid).first()
+    recording = _live_recording(call, recording_sid) if call is not None else None
+    if recording is None:
+        return _not_found()
+    if request.method == "POST":
+        try:
+            recording = engine.rest_recording_update(recording=recording, params=_params(request))
+        except engine.SimError as exc:
+            return _sim_error(exc, 21220)
+    return JsonResponse(_recording_json(recording, account_sid))
+
+
+@csrf_exempt
+@require_GET
+def api_recordings_view(request, account_sid: str):
+    """``Recordings.json``: the account's recordings (``CallSid`` filters)."""
+    account = _api_account(request, account_sid)
+    if account is None:
+        return _unauthorized()
+    recordings = _recordings(account)
+    if request.GET.get("CallSid"):
+        recordings = recordings.filter(call__sid=request.GET["CallSid"])
+    rows = [_recording_json(r, account_sid) for r in recordings]
+    return JsonResponse(_page("recordings", rows, request.get_full_path()))
+
+
+@csrf_exempt
+@require_http_methods(["GET", "DELETE"])
+def api_recording_view(request, account_sid: str, name: str):
+    """``Recordings/<sid>.json`` (fetch, DELETE) and the media itself, ``Recordings/<sid>``,
+    ``.wav`` or ``.mp3`` (a WAV here), behind the account's credentials like Twilio's media
+    with HTTP authentication enforced."""
+    account = _api_account(request, account_sid)
+    if account is None:
+        return _unauthorized()
+    sid, _dot, extension = name.partition(".")
+    recording = _recordings(account).filter(sid=sid).first()
+    if recording is None or extension not in ("", "json", "wav", "mp3"):
+        return _not_found()
+    if request.method == "DELETE":
+        if extension != "json":
+            return _not_found()
+        recording.deleted = True
+        recording.save(update_fields=["deleted"])
+        return HttpResponse(status=204)
+    if extension == "json":
+        return JsonResponse(_recording_json(recording, account_sid))
+    if recording.status != SimRecording.Status.COMPLETED:
+        return _not_found()
+    return HttpResponse(engine.recording_wav(recording), content_type="audio/x-wav")
 
 
 def simulator_url() -> str:

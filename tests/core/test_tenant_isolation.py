@@ -13,6 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from apps.accounts.models import Role
 from apps.core.models import TenantModel
+from apps.interactions.models import RecordingPolicy
 from tests.factories import (
     ContactFactory,
     DispositionFactory,
@@ -60,6 +61,7 @@ EXEMPT = {
     "connectors-twilio-voice-status",
     "connectors-twilio-voice-recording",
     "connectors-twilio-voice-transcription",
+    "connectors-twilio-voice-recording-status",
     # The simulated provider's REST API: the caller authenticates with a number's account SID
     # and auth token and only sees that number's organization's calls and conferences
     # (tests/voicesim/test_simulator.py proves a wrong token is 401 and another organization's
@@ -69,6 +71,11 @@ EXEMPT = {
     "voicesim-api-conferences",
     "voicesim-api-participants",
     "voicesim-api-participant",
+    # Its Recordings subset, the same way (tests/voicesim/test_recording.py).
+    "voicesim-api-call-recordings",
+    "voicesim-api-call-recording",
+    "voicesim-api-recordings",
+    "voicesim-api-recording",
     # A signed, expiring link a provider fetches a file we send by (tests/connectors/test_admin.py
     # proves a forged or expired token is 404).
     "connectors-media",
@@ -116,6 +123,12 @@ def _contact(org, owner):
 
 def _interaction(org, owner):
     return InteractionFactory(contact=_contact(org, owner), subject=f"{org.slug} private matter")
+
+
+def _recording(org, owner):
+    from tests.interactions.factories import RecordingFactory
+
+    return RecordingFactory(interaction=_interaction(org, owner))
 
 
 def _sim_call(org, owner):
@@ -335,6 +348,14 @@ OBJECT_CASES = [
     ],
     Case("desk-canned", _interaction),
     Case("desk-attachment", _attachment),
+    Case("desk-recording-audio", lambda o, owner: _recording(o, owner)),
+    Case("desk-recording-tags", lambda o, owner: _recording(o, owner), methods=("post",)),
+    Case(
+        "desk-recording-control",
+        _interaction,
+        methods=("post",),
+        extra=(("action", "start"),),
+    ),
     Case("desk-chat-room", _chat_room),
     Case("desk-chat-post", _chat_room, methods=("post",)),
     Case("desk-chat-file", _chat_file),
@@ -548,6 +569,8 @@ def _admin_object(model, org, owner):
         "ContactField": lambda o, _: ContactFieldFactory(organization=o),
         "Identity": lambda o, _: IdentityFactory(contact=_contact(o, _)),
         "Interaction": _interaction,
+        "Recording": _recording,
+        "RecordingPolicy": lambda o, _: RecordingPolicy.objects.create(organization=o),
         "Disposition": _disposition,
         "Event": lambda o, _: event_record(organization=o, type="test.event"),
         "Queue": lambda o, _: QueueFactory(organization=o),

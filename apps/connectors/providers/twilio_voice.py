@@ -64,11 +64,32 @@ def recording_items(request, *, kind: str) -> list:
     return [Item(kind=kind, external_id=ref, payload=fields)]
 
 
+def recording_status_items(request) -> list:
+    """A call recording's status (once per recording and status) or its transcript."""
+    from apps.connectors.services import Item
+
+    fields = _fields(request)
+    sid = fields.get("RecordingSid", "")
+    if not sid:
+        return []
+    fields["_call"] = request.GET.get("call", "")[:64] or fields.get("CallSid", "")
+    if fields.get("TranscriptionSid"):
+        return [
+            Item(kind="call_transcript", external_id=fields["TranscriptionSid"], payload=fields)
+        ]
+    status = fields.get("RecordingStatus", "")
+    return [Item(kind="call_recording", external_id=f"{sid}:{status}", payload=fields)]
+
+
 def handle(event):
     from apps.connectors import voice
 
     if event.kind == "call_status":
         return voice.call_status_handle(account=event.account, fields=event.payload)
+    if event.kind in ("call_recording", "call_transcript"):
+        from apps.connectors.recording import recording_status_handle
+
+        return recording_status_handle(account=event.account, fields=event.payload)
     if event.kind in ("recording", "transcription"):
         return voice.voicemail_handle(account=event.account, kind=event.kind, fields=event.payload)
     return "ignored"
