@@ -57,6 +57,10 @@ class QueueAdmin(TenantAdmin):
             _("Hours and overflow"),
             {"fields": ("business_hours", "when_closed", "max_wait_seconds", "overflow_queue")},
         ),
+        (
+            _("Voicemail"),
+            {"fields": ("voicemail_notify", "voicemail_email", "voicemail_sms")},
+        ),
     )
 
     @admin.display(description=_("waiting now"))

@@ -33,6 +33,14 @@ class SimCall(TenantModel):
     waiting = models.JSONField(default=dict, blank=True)
     conference = models.CharField(max_length=100, blank=True)
     hold = models.BooleanField(default=False)
+    # A conference participant's audio, as Twilio's Participant resource has it: a muted one
+    # is heard by nobody; a coaching one only by the participant whose call is ``coaching``.
+    muted = models.BooleanField(default=False)
+    coaching = models.CharField(
+        max_length=34, blank=True, help_text=_("The CallSid this participant coaches.")
+    )
+    ring_deadline = models.DateTimeField(null=True, blank=True)
+    recordings = models.JSONField(default=list, blank=True)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

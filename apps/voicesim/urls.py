@@ -10,6 +10,7 @@ urlpatterns = [
     path("calls/<int:pk>/", views.simulator_call_view, name="voicesim-call"),
     path("calls/<int:pk>/panel/", views.simulator_panel_view, name="voicesim-panel"),
     path("calls/<int:pk>/<str:action>/", views.simulator_action_view, name="voicesim-call-action"),
+    path("recordings/<str:recording_sid>", views.recording_view, name="voicesim-recording"),
     path(API + "Calls.json", views.api_calls_view, name="voicesim-api-calls"),
     path(API + "Calls/<str:call_sid>.json", views.api_call_view, name="voicesim-api-call"),
     path(API + "Conferences.json", views.api_conferences_view, name="voicesim-api-conferences"),

@@ -5,7 +5,7 @@ import base64
 import hmac
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -135,6 +135,12 @@ def simulator_action_view(request, pk: int, action: str):
             call = engine.sim_record(call=call, text=(request.POST.get("words") or "")[:2000])
         elif action == "hangup":
             call = engine.sim_hangup(call=call)
+        elif action == "answer":
+            call = engine.sim_answer(call=call)
+        elif action == "decline":
+            call = engine.sim_decline(call=call)
+        elif action == "say":
+            engine.sim_say(call=call, words=(request.POST.get("words") or "")[:500])
         else:
             raise Http404
     except engine.SimError as exc:
@@ -284,19 +290,36 @@ def _participant_json(call: SimCall, account_sid: str, conference: str) -> dict:
         "call_sid": call.sid,
         "conference_sid": conference,
         "hold": call.hold,
-        "muted": False,
-        "status": "connected",
+        "muted": call.muted,
+        "coaching": bool(call.coaching),
+        "call_sid_to_coach": call.coaching or None,
+        "status": "connected" if call.status == SimCall.Status.IN_PROGRESS else "ringing",
         "label": call.label,
     }
 
 
 @csrf_exempt
-@require_GET
+@require_http_methods(["GET", "POST"])
 def api_participants_view(request, account_sid: str, conference_sid: str):
     account = _api_account(request, account_sid)
     if account is None:
         return _unauthorized()
-    name = _conferences(account).get(conference_sid)
+    conferences = _conferences(account)
+    name = conferences.get(conference_sid)
+    if request.method == "POST":
+        # Twilio takes the conference's SID or its friendly name here.
+        name = name or (conference_sid if conference_sid in conferences.values() else None)
+        params = _params(request)
+        if name is None:
+            return _not_found()
+        if not params.get("To") or not params.get("From"):
+            return JsonResponse(
+                {"code": 21201, "message": "To and From are required", "status": 400},
+                status=400,
+            )
+        call = engine.rest_participant_create(account=account, conference=name, params=params)
+        sid = engine.conference_sid(account.organization_id, name)
+        return JsonResponse(_participant_json(call, account_sid, sid), status=201)
     if name is None:
         return _not_found()
     rows = [
@@ -325,6 +348,25 @@ def api_participant_view(request, account_sid: str, conference_sid: str, call_si
     if request.method == "POST":
         call = engine.rest_participant_update(call=call, params=_params(request))
     return JsonResponse(_participant_json(call, account_sid, conference_sid))
+
+
+@require_GET
+def recording_view(request, recording_sid: str):
+    """A recording's audio, as Twilio serves ``RecordingUrl`` with HTTP basic auth (the
+    account SID and auth token of its number): a WAV of silence as long as the message."""
+    call = (
+        SimCall.objects.select_related("account")
+        .filter(recordings__icontains=recording_sid[:34])
+        .first()
+        if recording_sid.startswith("RE")
+        else None
+    )
+    if call is None:
+        return _not_found()
+    if _api_account(request, call.account.config.get("account_sid", "")) != call.account:
+        return _unauthorized()
+    seconds = next((r["seconds"] for r in call.recordings if r["sid"] == recording_sid), 1)
+    return HttpResponse(engine.silence_wav(seconds), content_type="audio/x-wav")
 
 
 def simulator_url() -> str:
