@@ -60,7 +60,10 @@ class SimCall(TenantModel):
 
     @property
     def label(self) -> str:
-        """Who this leg is, for a person: "client:alice" is the agent alice."""
+        """Who this leg is, for a person: "client:alice" is the agent alice; an inbound call
+        is its caller."""
+        if self.direction == "inbound":
+            return self.from_number
         return self.to_number.removeprefix("client:")
 
     @property
