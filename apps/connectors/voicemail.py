@@ -176,7 +176,7 @@ def voicemails_notify_due(*, now=None) -> int:
         Event.objects.filter(
             type="voicemail.recorded", at__lte=now - wait, at__gte=now - timedelta(days=2)
         )
-        .exclude(interaction__data__voice__notified=True)
+        .exclude(interaction__data__voice__has_key="notified")
         .values_list("interaction_id", flat=True)
     )
     return sum(bool(voicemail_notify(interaction_id=pk)) for pk in list(due[:200]))
