@@ -128,6 +128,8 @@ def test_desk_then_mobile_unanswered_then_a_voicemail_for_the_agent(direct, live
     assert CALLER in notification.title
     assert "Please call me back about my invoice." in notification.body
     assert "/voice/voicemail/" in notification.url and ACCOUNT_SID not in notification.url
+    recording = interaction.data["voice"]["recording"]
+    assert requests.get(recording, timeout=10).status_code == 401  # the provider's: credentials
     audio = requests.get(notification.url, timeout=10)
     assert audio.status_code == 200 and audio.headers["Content-Type"] == "audio/x-wav"
     assert audio.content.startswith(b"RIFF") and len(audio.content) >= 7 * 8000
