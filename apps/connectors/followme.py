@@ -242,6 +242,34 @@ def follow_me_start(*, account: ChannelAccount, interaction: Interaction, agent)
     return str(response).replace("</Response>", "") + conference.split("<Response>", 1)[-1]
 
 
+def follow_me_transfer(*, interaction: Interaction, agent, actor) -> None:
+    """A live call transferred to ``agent`` (who has a chain): it leaves its queue and walks
+    their chain (in the caller's transaction; the caller already waits in the conference)."""
+    interaction.queue = None
+    interaction.assigned_agent = None
+    interaction.preferred_agent = agent
+    interaction.save(update_fields=["queue", "assigned_agent", "preferred_agent"])
+    interaction_transition(
+        interaction=interaction,
+        to=State.QUEUED,
+        actor=actor,
+        data={"transfer": True, "follow_me": True, "agents": [agent.pk]},
+        locked=True,
+    )
+    voice = _voice(interaction)
+    voice["follow_me"] = {
+        "agent": agent.pk,
+        "steps": follow_me_chain(agent),
+        "step": 0,
+        "leg": "",
+        "visited": [agent.pk],
+        "done": False,
+    }
+    interaction.data = {**(interaction.data or {}), "voice": voice}
+    interaction.save(update_fields=["data", "updated_at"])
+    _run_later(interaction.pk, agent.pk, 0)
+
+
 def _locked(interaction_id: int) -> Interaction:
     return (
         Interaction.objects.select_for_update()

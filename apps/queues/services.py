@@ -762,7 +762,17 @@ def interaction_transfer(
         },
         at=now,
     )
-    if agent is not None:
+    follow_me = False
+    if agent is not None and interaction.channel == "voice":
+        from apps.connectors.followme import follow_me_chain
+
+        follow_me = bool(follow_me_chain(agent))
+    if follow_me:
+        # A call put through to an agent with a follow-me chain rings where they are.
+        from apps.connectors.followme import follow_me_transfer
+
+        follow_me_transfer(interaction=interaction, agent=agent, actor=actor)
+    elif agent is not None:
         _offer_directly(
             interaction=interaction,
             agent=agent,

@@ -75,10 +75,18 @@ def simulator_view(request):
     calls = SimCall.objects.filter(
         organization=organization, started_by=request.user, direction="inbound"
     )[:10]
+    legs = SimCall.objects.filter(organization=organization, direction="outbound-api").exclude(
+        status=SimCall.Status.COMPLETED
+    )[:10]
     return render(
         request,
         "voicesim/simulator.html",
-        {"numbers": _numbers(organization), "calls": calls, "default_caller": DEFAULT_CALLER},
+        {
+            "numbers": _numbers(organization),
+            "calls": calls,
+            "legs": legs,
+            "default_caller": DEFAULT_CALLER,
+        },
     )
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import requests
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.connectors import voice
@@ -204,3 +205,56 @@ def test_an_agent_not_available_is_skipped_to_the_next_step(direct, live_server)
     _call, interaction = _dial(account, live_server)
     assert _steps(interaction)[:2] == [("desk", "unavailable"), ("mobile", "ringing")]
     assert not Offer.objects.filter(interaction=interaction).exists()
+
+
+def test_declined_on_the_simulators_phone_page_the_call_goes_to_voicemail(
+    client, direct, live_server
+):
+    account, alice = direct
+    call, interaction = _dial(account, live_server)
+    _desk_times_out(interaction)
+    client.force_login(alice)
+    page = client.get(reverse("voicesim-home"))
+    assert MOBILE in page.content.decode()  # the ringing phone is listed
+    mobile = _mobile()
+    panel = client.get(reverse("voicesim-call", kwargs={"pk": mobile.pk}))
+    assert b'id="sim-answer"' in panel.content and b'id="sim-decline"' in panel.content
+
+    client.post(
+        reverse("voicesim-call-action", kwargs={"pk": mobile.pk, "action": "decline"}),
+        HTTP_HX_REQUEST="true",
+    )
+    assert ("mobile", "busy") in _steps(interaction)
+    call.refresh_from_db()
+    assert (call.waiting or {}).get("kind") == "record"
+
+
+def test_a_call_transferred_to_an_agent_on_voice_walks_their_chain(direct, live_server):
+    account, alice = direct
+    bob = agent_in_queue(account.queue, username="bob")
+    queue_services.presence_set(agent=alice, status="away")
+    account.config = {k: v for k, v in account.config.items() if k != "flow"}
+    account.save()  # no flow: callers wait in the queue, bob takes this one
+    call, interaction = _dial(account, live_server)
+    offer = Offer.objects.get(interaction=interaction, agent=bob, status="pending")
+    queue_services.offer_accept(offer=offer, agent=bob)
+    bob_leg = SimCall.objects.get(to_number="client:bob")
+
+    queue_services.presence_set(agent=alice, status="available")
+    queue_services.interaction_transfer(interaction=interaction, actor=bob, agent=alice)
+    bob_leg.refresh_from_db()
+    assert bob_leg.status == "completed"
+    interaction.refresh_from_db()
+    assert interaction.state == State.OFFERED and interaction.queue is None
+    _desk_times_out(interaction)  # her chain's desk timeout, not the queue's
+    engine.sim_answer(call=_mobile())
+    interaction.refresh_from_db()
+    assert interaction.state == State.ACTIVE and interaction.assigned_agent == alice
+    assert _steps(interaction) == [
+        ("desk", "ringing"),
+        ("desk", "no-answer"),
+        ("mobile", "ringing"),
+        ("mobile", "answered"),
+    ]
+    call.refresh_from_db()
+    assert call.status == "in-progress"
