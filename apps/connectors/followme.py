@@ -480,15 +480,18 @@ def _dial_mobile(interaction: Interaction, agent, follow: dict, index: int, step
         fresh = _locked(interaction.pk)
         current = _current(fresh, agent.pk, index)
         if current is None:
-            stop = True
+            # Its status came first (a fast answer, or "busy"), or the caller hung up while we
+            # dialled: only in the last case is the leg still to be stopped.
+            stop = (_voice(fresh).get("legs") or {}).get(str(agent.pk)) != sid and (
+                _voice(fresh).get("ended") or fresh.state not in (State.ACTIVE, State.ON_HOLD)
+            )
         else:
             stop = False
             current["leg"] = sid
             _save_follow(fresh, current)
             _record_step(fresh, current, index, "ringing", number=number, call=sid)
-    if stop:  # the caller hung up while we dialled
+    if stop:
         _rest(lambda: rest.calls(sid).update(status="canceled"))
-    # A leg the provider already finished (a fast "busy"): its status came before we knew it.
     return "mobile"
 
 
@@ -506,7 +509,8 @@ def follow_me_leg_status(*, interaction: Interaction, fields: dict) -> None:
     elif status in UNANSWERED or status == "completed":
         voice = _voice(interaction)
         follow = voice.get("follow_me") or {}
-        if follow.get("leg") == sid and not follow.get("done"):
+        # The leg may end (a fast "busy") before we stored its sid: the URL names the step.
+        if follow.get("leg") in ("", sid) and not follow.get("done"):
             result = "no-answer" if status == "completed" else status
             follow_me_next(
                 interaction_id=interaction.pk, agent_id=agent_id, index=index, result=result
@@ -523,7 +527,7 @@ def _mobile_answered(interaction: Interaction, agent_id: int, index: int, sid: s
     with transaction.atomic():
         fresh = _locked(interaction.pk)
         follow = _current(fresh, agent_id, index)
-        if follow is None or follow.get("leg") != sid or fresh.state != State.QUEUED:
+        if follow is None or follow.get("leg") not in ("", sid) or fresh.state != State.QUEUED:
             hang_up = _voice(fresh).get("ended") or fresh.state not in (
                 State.ACTIVE,
                 State.ON_HOLD,
