@@ -214,7 +214,13 @@ def _run_later(interaction_id: int, agent_id: int, index: int) -> None:
 def follow_me_start(*, account: ChannelAccount, interaction: Interaction, agent) -> str:
     """The caller asked for ``agent`` (who has a chain): they wait in the call's conference
     while the steps run (a task). The TwiML the caller gets now."""
-    from apps.connectors.voice import _customer_conference, _language, _say, _voice_update
+    from apps.connectors.voice import (
+        _customer_conference,
+        _join,
+        _language,
+        _say,
+        _voice_update,
+    )
 
     steps = follow_me_chain(agent) or DEFAULT_CHAIN
     with transaction.atomic():
@@ -238,8 +244,7 @@ def follow_me_start(*, account: ChannelAccount, interaction: Interaction, agent)
     response = VoiceResponse()
     with translation.override(_language(interaction)):
         _say(response, interaction, _("Please hold, we are putting you through."))
-    conference = _customer_conference(account, interaction)
-    return str(response).replace("</Response>", "") + conference.split("<Response>", 1)[-1]
+    return _join(response, _customer_conference(account, interaction))
 
 
 def follow_me_transfer(*, interaction: Interaction, agent, actor) -> None:
