@@ -314,6 +314,11 @@ META_GRAPH_URL = env.str("META_GRAPH_URL", default="https://graph.facebook.com/v
 X_API_URL = env.str("X_API_URL", default="https://api.x.com/2").rstrip("/")
 # Video calls: rooms on a Jitsi-compatible server (a self-hosted Jitsi Meet, or meet.jit.si).
 VIDEO_BASE_URL = env.str("VIDEO_BASE_URL", default="https://meet.jit.si").rstrip("/")
+# Voicemail: how long a link to a message's audio works, and how long a notification waits
+# for the transcript before it goes without it.
+VOICEMAIL_LINK_MAX_AGE = env.int("VOICEMAIL_LINK_MAX_AGE", default=7 * 24 * 3600)
+VOICEMAIL_TRANSCRIPT_WAIT_SECONDS = env.int("VOICEMAIL_TRANSCRIPT_WAIT_SECONDS", default=60)
+
 # E-mail channel: mailboxes polled over IMAP every EMAIL_POLL_SECONDS (at most EMAIL_POLL_BATCH
 # messages each time); a message larger than EMAIL_MAX_BYTES is taken with its headers only.
 # ESP inbound webhooks (django-anymail, under /hooks/anymail/<esp>/inbound/) need HTTP basic

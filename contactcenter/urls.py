@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 from apps.accounts import api as accounts_api
 from apps.accounts import views as accounts_views
 from apps.connectors import api as connectors_api
+from apps.connectors.views import voicemail_audio_view
 from apps.contacts import api as contacts_api
 from apps.core.api import ORGANIZATION_PERMISSIONS
 from apps.integrations import api as integrations_api
@@ -67,6 +68,7 @@ urlpatterns = [
     path("hooks/anymail/", include("anymail.urls")),  # ESP inbound e-mail (basic auth)
     path("widget/", include("apps.connectors.webchat_urls")),
     path("voice/simulator/", include("apps.voicesim.urls")),
+    path("voice/voicemail/<str:token>/", voicemail_audio_view, name="voicemail-audio"),
     path("admin/", admin.site.urls),
     path(
         "api/schema/",

@@ -111,7 +111,36 @@ class AgentProfileForm(forms.ModelForm):
 
     class Meta:
         model = AgentProfile
-        fields = ["extension", "languages", "capacity"]
+        fields = ["extension", "languages", "capacity", "mobile", "follow_me", "voicemail_notify"]
+
+    def clean(self):
+        from apps.connectors.followme import follow_me_validate
+
+        cleaned = super().clean()
+        agent = getattr(self.instance, "user", None) if self.instance.user_id else None
+        if agent is not None and "follow_me" in cleaned:
+            try:
+                cleaned["follow_me"] = follow_me_validate(
+                    agent=agent, steps=cleaned["follow_me"], mobile=cleaned.get("mobile", "")
+                )
+            except ValidationError as exc:
+                self.add_error("follow_me", exc)
+        notify = cleaned.get("voicemail_notify")
+        if notify is not None and (
+            not isinstance(notify, list) or not set(notify) <= {"desk", "email", "sms"}
+        ):
+            self.add_error(
+                "voicemail_notify", _('Choose among "desk", "email" and "sms", e.g. ["desk"].')
+            )
+        return cleaned
+
+    def clean_mobile(self):
+        from apps.connectors.followme import E164
+
+        mobile = (self.cleaned_data.get("mobile") or "").replace(" ", "")
+        if mobile and not E164.match(mobile):
+            raise ValidationError(_("Give an international number, e.g. +33612345678."))
+        return mobile
 
     def clean_extension(self):
         extension = self.cleaned_data["extension"]

@@ -282,6 +282,10 @@ def validate_languages(value) -> None:
         raise ValidationError(_('Languages are a list of codes such as ["en", "fr"].'))
 
 
+def default_voicemail_notify() -> list[str]:
+    return ["desk"]
+
+
 def default_capacity() -> dict[str, int]:
     return {"voice": 1, "chat": 3, "email": 5, "social": 3, "sms": 3}
 
@@ -303,6 +307,24 @@ class AgentProfile(TenantModel, TimeStampedModel):
         help_text=_(
             "Maximum concurrent interactions per channel kind, e.g. {'voice': 1, 'chat': 3}."
         ),
+    )
+    mobile = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text=_("The agent's mobile number (E.164, e.g. +33612345678): follow-me and SMS."),
+    )
+    # A call for this agent rings here in turn: [{"kind": "desk", "timeout": 20},
+    # {"kind": "mobile", "number": "+336…", "timeout": 20}, {"kind": "voicemail"}]; the last
+    # step may instead be {"kind": "agent", "agent": <user id>}. Checked by follow_me_validate.
+    follow_me = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("Where a call for this agent rings in turn (desk, mobile, then voicemail)."),
+    )
+    voicemail_notify = models.JSONField(
+        default=default_voicemail_notify,
+        blank=True,
+        help_text=_('How the agent hears of a new voicemail: any of ["desk", "email", "sms"].'),
     )
 
     class Meta:

@@ -21,9 +21,27 @@ def outbound_send_task(outbound_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def voice_sync_task(interaction_id: int) -> None:
+    from apps.connectors.followme import follow_me_sync
+    from apps.connectors.monitor import monitor_sync
     from apps.connectors.voice import voice_sync
 
+    follow_me_sync(interaction_id=interaction_id)
     voice_sync(interaction_id=interaction_id)
+    monitor_sync(interaction_id=interaction_id)
+
+
+@shared_task(ignore_result=True)
+def follow_me_step_task(interaction_id: int, agent_id: int, index: int) -> None:
+    from apps.connectors.followme import follow_me_step
+
+    follow_me_step(interaction_id=interaction_id, agent_id=agent_id, index=index)
+
+
+@shared_task(ignore_result=True)
+def voicemail_notify_task(interaction_id: int) -> None:
+    from apps.connectors.voicemail import voicemail_notify
+
+    voicemail_notify(interaction_id=interaction_id)
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=8)
@@ -55,6 +73,9 @@ def channels_sweep_task() -> None:
     services.inbound_retry_due()
     services.outbound_retry_due()
     services.bot_timeouts()
+    from apps.connectors.voicemail import voicemails_notify_due
+
+    voicemails_notify_due()
 
 
 @shared_task(ignore_result=True)
@@ -80,6 +101,21 @@ def email_send_plain_task(self, organization_id: int, to: str, subject: str, bod
     organization = Organization.objects.get(pk=organization_id)
     try:
         email_send_plain(organization=organization, to=to, subject=subject, body=body)
+    except services.SendError as exc:
+        if exc.permanent:
+            raise
+        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 3600)) from exc
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=6)
+def sms_send_plain_task(self, organization_id: int, to: str, body: str) -> None:
+    """``sms_send_plain`` from a task: transient failures are retried with backoff."""
+    from apps.accounts.models import Organization
+    from apps.connectors.providers.twilio_sms import sms_send_plain
+
+    organization = Organization.objects.get(pk=organization_id)
+    try:
+        sms_send_plain(organization=organization, to=to, body=body)
     except services.SendError as exc:
         if exc.permanent:
             raise

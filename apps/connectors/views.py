@@ -230,3 +230,43 @@ def media_view(request, token):
         filename=attachment.filename,
         content_type=attachment.content_type or "application/octet-stream",
     )
+
+
+VOICEMAIL_CHUNK = 64 * 1024
+
+
+@require_GET
+def voicemail_audio_view(request, token):
+    """A voicemail's audio from a signed, expiring link (in a notification): fetched from the
+    provider with the number's credentials and passed on, so the link reveals none of them.
+    A tampered or expired link, or a message no longer there, is 404."""
+    import requests
+    from django.http import StreamingHttpResponse
+
+    from apps.connectors.voicemail import voicemail_audio_source
+
+    source = voicemail_audio_source(token=token)
+    if source is None:
+        raise Http404
+    account, url = source
+    try:
+        upstream = requests.get(
+            url,
+            auth=(account.config.get("account_sid", ""), account.secret("auth_token")),
+            stream=True,
+            timeout=15,
+            allow_redirects=True,
+        )
+    except requests.RequestException:
+        return HttpResponse(status=502)
+    if upstream.status_code != 200:
+        upstream.close()
+        return HttpResponse(status=502)
+    kind = upstream.headers.get("Content-Type", "audio/x-wav")
+    response = StreamingHttpResponse(
+        upstream.iter_content(VOICEMAIL_CHUNK),
+        content_type=kind if kind.startswith("audio/") else "audio/x-wav",
+    )
+    response["Cache-Control"] = "private, no-store"
+    response["Content-Disposition"] = 'inline; filename="voicemail.wav"'
+    return response

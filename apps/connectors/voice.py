@@ -40,6 +40,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from apps.connectors.handoff import (
+    handoff_agent,
     handoff_callback,
     handoff_enqueue,
     handoff_queue,
@@ -389,6 +390,16 @@ def _carry_out(account: ChannelAccount, interaction: Interaction, decision: dict
         if action not in ("enqueue", "transfer"):
             response.hangup()
             return str(response)
+        if action == "transfer" and decision.get("agent") and account.queue is not None:
+            from apps.connectors.followme import follow_me_chain, follow_me_start
+
+            agent = handoff_agent(interaction=interaction, username=decision["agent"])
+            if agent is not None and follow_me_chain(agent):
+                # The agent's follow-me chain: desk, mobile, then voicemail or a colleague.
+                return _join(
+                    response,
+                    follow_me_start(account=account, interaction=interaction, agent=agent),
+                )
         with transaction.atomic():
             queue = handoff_enqueue(account=account, interaction=interaction, decision=decision)
         if queue is None:
@@ -571,6 +582,7 @@ def voicemail_handle(*, account: ChannelAccount, kind: str, fields: dict) -> str
                 interaction=interaction,
                 data={"recording": fields.get("RecordingSid", "")},
             )
+            _notify_later(interaction)
         return None
     url = (fields.get("RecordingUrl") or "")[:500]
     duration = _int(fields.get("RecordingDuration"))
@@ -582,7 +594,14 @@ def voicemail_handle(*, account: ChannelAccount, kind: str, fields: dict) -> str
             body=_("Voicemail (%(seconds)s s): %(url)s") % {"seconds": duration, "url": url},
             provider_id=fields.get("RecordingSid", ""),
         )
-        voice = _voice_update(interaction, recorded=True, recording=url, outcome="voicemail")
+        voice = _voice_update(
+            interaction,
+            recorded=True,
+            recording=url,
+            recording_sid=fields.get("RecordingSid", "")[:64],
+            seconds=duration,
+            outcome="voicemail",
+        )
         event_record(
             organization=interaction.organization,
             type="voicemail.recorded",
@@ -597,10 +616,22 @@ def voicemail_handle(*, account: ChannelAccount, kind: str, fields: dict) -> str
             or account.queue
         )
         interaction.refresh_from_db()
+        if voice.get("voicemail_agent") and interaction.preferred_agent_id is None:
+            # Left for one agent (their follow-me chain): it waits for them first.
+            interaction.preferred_agent_id = voice["voicemail_agent"]
+            interaction.save(update_fields=["preferred_agent"])
         if queue is not None and interaction.state in (State.VOICEMAIL, State.NEW):
             # Routed like any work: an agent takes it and calls back.
             interaction_enqueue(interaction=interaction, queue=queue)
     return None
+
+
+def _notify_later(interaction: Interaction) -> None:
+    """The voicemail's people hear of it (after commit, once: ``voicemail_notify``)."""
+    from apps.connectors.tasks import voicemail_notify_task
+
+    pk = interaction.pk
+    transaction.on_commit(lambda: voicemail_notify_task.delay(pk), robust=True)
 
 
 def _int(value) -> int:
@@ -622,7 +653,16 @@ def call_status_handle(*, account: ChannelAccount, fields: dict) -> str | None:
     if interaction is None:
         return "ignored"
     status = fields.get("CallStatus", "")
-    if fields.get("_leg") == "agent":
+    if fields.get("_leg") == "followme":
+        from apps.connectors.followme import follow_me_leg_status
+
+        follow_me_leg_status(interaction=interaction, fields=fields)
+    if fields.get("_leg") == "monitor":
+        from apps.connectors.monitor import monitor_leg_status
+
+        monitor_leg_status(interaction=interaction, fields=fields)
+        return None
+    if fields.get("_leg") in ("agent", "followme"):
         kind = (
             "call.agent_ended"
             if status in twilio_voice.ENDED_STATUSES

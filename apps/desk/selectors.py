@@ -310,3 +310,45 @@ def chat_unread(*, user) -> dict[int, int]:
         .annotate(n=Count("id"))
     )
     return dict(rows)
+
+
+@dataclass
+class LiveCall:
+    interaction: Interaction
+    agent: object
+    monitor_mode: str  # the user's own monitoring of it ("" when not on it)
+    may_monitor: bool
+
+
+def supervisor_live_calls(*, user, limit: int = 50) -> list[LiveCall]:
+    """Calls being talked now (an agent on the line) that the user could listen to, whisper
+    in or barge into: those of the agents they supervise (all of them for an administrator)."""
+    from apps.accounts.models import Role
+
+    calls = (
+        Interaction.objects.filter(
+            organization_id=user.organization_id,
+            channel="voice",
+            state__in=["active", "on_hold"],
+            assigned_agent__isnull=False,
+        )
+        .select_related("assigned_agent", "contact", "queue")
+        .order_by("answered_at", "pk")
+    )
+    if not user.has_role(Role.ADMIN):
+        calls = calls.filter(assigned_agent__teams__supervisors=user).distinct()
+    rows = []
+    for interaction in calls[:limit]:
+        voice = (interaction.data or {}).get("voice") or {}
+        if voice.get("ended") or not voice.get("in_conference"):
+            continue
+        mine = (voice.get("monitors") or {}).get(str(user.pk)) or {}
+        rows.append(
+            LiveCall(
+                interaction=interaction,
+                agent=interaction.assigned_agent,
+                monitor_mode=mine.get("mode", ""),
+                may_monitor=True,
+            )
+        )
+    return rows

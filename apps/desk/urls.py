@@ -57,6 +57,12 @@ urlpatterns = [
     path("recordings/", recordings.recordings_view, name="desk-recordings"),
     path("supervisor/", views.supervisor_view, name="desk-supervisor"),
     path(
+        "supervisor/calls/<int:pk>/monitor/",
+        views.supervisor_monitor_view,
+        name="desk-supervisor-monitor",
+    ),
+    path("settings/calls/", views.desk_call_settings_view, name="desk-call-settings"),
+    path(
         "supervisor/agents/<int:pk>/presence/",
         views.supervisor_presence_view,
         name="desk-supervisor-presence",

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.desk import selectors
-from apps.interactions.models import Channel, Disposition, Message
+from apps.interactions.models import Channel, Disposition, Interaction, Message
 from apps.interactions.selectors import canned_responses, screen_pop
 from apps.interactions.services import (
     interaction_close,
@@ -539,12 +539,18 @@ def _supervisor(request):
     return user
 
 
-def supervisor_context(organization) -> dict:
-    from apps.desk.selectors import supervisor_overview
+def supervisor_context(organization, user=None) -> dict:
+    from apps.desk.selectors import supervisor_live_calls, supervisor_overview
 
     available = PresenceStatus.AVAILABLE
     overview = supervisor_overview(organization=organization)
     return {
+        "live_calls": supervisor_live_calls(user=user) if user is not None else [],
+        "monitor_modes": [
+            ("listen", _("Listen")),
+            ("whisper", _("Whisper")),
+            ("barge", _("Barge")),
+        ],
         "overview": overview,
         "available_agents": [a for a in overview.agents if a.status == available],
         "statuses": [
@@ -554,7 +560,7 @@ def supervisor_context(organization) -> dict:
 
 
 def _supervisor_response(request, user, error: str = ""):
-    context = {**supervisor_context(user.organization), "supervisor_error": error}
+    context = {**supervisor_context(user.organization, user), "supervisor_error": error}
     if request.htmx:
         return render(request, "desk/_supervisor.html", context, status=400 if error else 200)
     if error:
@@ -565,7 +571,7 @@ def _supervisor_response(request, user, error: str = ""):
 @login_required
 def supervisor_view(request):
     user = _supervisor(request)
-    return render(request, "desk/supervisor.html", supervisor_context(user.organization))
+    return render(request, "desk/supervisor.html", supervisor_context(user.organization, user))
 
 
 @login_required
@@ -843,3 +849,100 @@ def desk_note_view(request, pk: int):
     except ValidationError as exc:
         error = _error_text(exc)
     return _conversation_response(request, interaction, error_key="note_error", error=error)
+
+
+@login_required
+@require_POST
+def supervisor_monitor_view(request, pk: int):
+    """Listen to, whisper in, barge into or leave a live call (``mode``: listen, whisper,
+    barge, stop). A supervisor who does not lead the call's agent gets 404."""
+    from apps.connectors import monitor
+
+    user = _supervisor(request)
+    interaction = (
+        Interaction.objects.filter(organization_id=user.organization_id, pk=pk, channel="voice")
+        .select_related("organization")
+        .first()
+    )
+    if interaction is None or not monitor.monitor_allowed(supervisor=user, interaction=interaction):
+        raise Http404
+    mode = request.POST.get("mode", "")
+    error = ""
+    try:
+        if mode == "stop":
+            monitor.call_monitor_stop(interaction=interaction, supervisor=user)
+        else:
+            monitor.call_monitor_start(interaction=interaction, supervisor=user, mode=mode)
+    except ValidationError as exc:
+        error = _error_text(exc)
+    return _supervisor_response(request, user, error)
+
+
+FOLLOW_ME_ROWS = 4
+
+
+def _follow_me_rows(request) -> list[dict]:
+    """The chain's steps as the settings form posts them (rows left empty are skipped)."""
+    steps = []
+    for index in range(FOLLOW_ME_ROWS):
+        kind = request.POST.get(f"kind-{index}", "")
+        if not kind:
+            continue
+        step = {"kind": kind}
+        if request.POST.get(f"timeout-{index}"):
+            step["timeout"] = request.POST.get(f"timeout-{index}")
+        if request.POST.get(f"number-{index}"):
+            step["number"] = request.POST.get(f"number-{index}")[:20]
+        if request.POST.get(f"agent-{index}"):
+            step["agent"] = request.POST.get(f"agent-{index}")
+        steps.append(step)
+    return steps
+
+
+@login_required
+def desk_call_settings_view(request):
+    """The agent's own calls settings: their mobile number, the follow-me chain (where a
+    call for them rings in turn) and how they hear of a voicemail."""
+    from django.contrib.auth import get_user_model
+
+    from apps.connectors.followme import follow_me_chain, follow_me_set
+
+    user = _agent(request)
+    profile = getattr(user, "agent_profile", None)
+    error = ""
+    saved = False
+    steps = follow_me_chain(user)
+    mobile = getattr(profile, "mobile", "")
+    notify = list(getattr(profile, "voicemail_notify", None) or ["desk"])
+    if request.method == "POST":
+        steps = _follow_me_rows(request)
+        mobile = request.POST.get("mobile", "")[:20]
+        notify = request.POST.getlist("notify")
+        try:
+            follow_me_set(agent=user, steps=steps, mobile=mobile, notify=notify)
+            saved = True
+        except ValidationError as exc:
+            error = _error_text(exc)
+    rows = [*steps, *[{} for _ in range(max(0, FOLLOW_ME_ROWS - len(steps)))]][:FOLLOW_ME_ROWS]
+    colleagues = (
+        get_user_model()
+        .objects.filter(organization_id=user.organization_id, is_active=True)
+        .exclude(pk=user.pk)
+        .order_by("first_name", "last_name", "username")
+    )
+    context = {
+        "rows": rows,
+        "mobile": mobile,
+        "notify": notify,
+        "colleagues": colleagues,
+        "error": error,
+        "saved": saved,
+        "kinds": [
+            ("desk", _("My desk")),
+            ("mobile", _("My mobile")),
+            ("voicemail", _("My voicemail")),
+            ("agent", _("A colleague")),
+        ],
+        "channels": [("desk", _("In the desk")), ("email", _("By e-mail")), ("sms", _("By SMS"))],
+    }
+    return render(request, "desk/call_settings.html", context, status=400 if error else 200)

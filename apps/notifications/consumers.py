@@ -150,7 +150,9 @@ class LiveConsumer(AuthenticatedConsumer):
     async def _supervisor_panels(self) -> None:
         from apps.desk.views import supervisor_context
 
-        context = await database_sync_to_async(lambda: supervisor_context(self.user.organization))()
+        context = await database_sync_to_async(
+            lambda: supervisor_context(self.user.organization, self.user)
+        )()
         await self.send_fragment("desk/_supervisor.html", {**context, "oob": True})
 
     def _supervisor_soon(self) -> None:

@@ -58,6 +58,10 @@ class QueueAdmin(TenantAdmin):
             {"fields": ("business_hours", "when_closed", "max_wait_seconds", "overflow_queue")},
         ),
         (_("Call recording"), {"fields": ("record_calls", "recording_consent")}),
+        (
+            _("Voicemail"),
+            {"fields": ("voicemail_notify", "voicemail_email", "voicemail_sms")},
+        ),
     )
 
     @admin.display(description=_("waiting now"))

@@ -208,6 +208,16 @@ class Queue(TenantModel, TimeStampedModel):
             "empty: the organization's."
         ),
     )
+    voicemail_notify = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_(
+            'Who hears of a voicemail left in this queue: any of ["desk"] (its members), '
+            '["email"] (the address below), ["sms"] (the number below).'
+        ),
+    )
+    voicemail_email = models.EmailField(blank=True)
+    voicemail_sms = models.CharField(max_length=20, blank=True, help_text=_("E.164 number."))
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="QueueMember", related_name="queues", blank=True
     )

@@ -659,9 +659,30 @@ def interaction_force_assign(*, interaction: Interaction, agent, actor) -> Offer
     return offer
 
 
-def _offer_directly(*, interaction: Interaction, agent, why: dict, now) -> Offer:
+@transaction.atomic
+def interaction_offer_to(
+    *, interaction: Interaction, agent, timeout_seconds: int, why: dict, actor=None
+) -> Offer:
+    """Ring one chosen agent's desk for ``timeout_seconds`` (a follow-me step): declined or
+    unanswered, the interaction goes back to waiting (its queue, if it has one)."""
+    if agent.organization_id != interaction.organization_id:
+        raise ValidationError({"agent": _("Not found.")})
+    now = timezone.now()
+    offer = _offer_directly(
+        interaction=interaction, agent=agent, why=why, now=now, timeout=timeout_seconds
+    )
+    interaction_transition(
+        interaction=interaction, to=State.OFFERED, actor=actor, data={"agents": [agent.pk]}
+    )
+    return offer
+
+
+def _offer_directly(
+    *, interaction: Interaction, agent, why: dict, now, timeout: int | None = None
+) -> Offer:
     """An offer to one chosen agent (no strategy): they become its agent until they answer."""
-    timeout = interaction.queue.offer_timeout_seconds if interaction.queue_id else 30
+    if timeout is None:
+        timeout = interaction.queue.offer_timeout_seconds if interaction.queue_id else 30
     offer = Offer.objects.create(
         organization=interaction.organization,
         interaction=interaction,
@@ -741,7 +762,17 @@ def interaction_transfer(
         },
         at=now,
     )
-    if agent is not None:
+    follow_me = False
+    if agent is not None and interaction.channel == "voice":
+        from apps.connectors.followme import follow_me_chain
+
+        follow_me = bool(follow_me_chain(agent))
+    if follow_me:
+        # A call put through to an agent with a follow-me chain rings where they are.
+        from apps.connectors.followme import follow_me_transfer
+
+        follow_me_transfer(interaction=interaction, agent=agent, actor=actor)
+    elif agent is not None:
         _offer_directly(
             interaction=interaction,
             agent=agent,

@@ -326,12 +326,23 @@ def sim_record(*, call: SimCall, text: str, seconds: int = 5) -> SimCall:
     waiting = call.waiting or {}
     if waiting.get("kind") != "record":
         raise SimError("Nothing is recording now.")
-    recording_sid = new_sid("RE")
-    recording_url = f"{call.base}/voice/simulator/recordings/{recording_sid}"
+    # The message is a recording of the provider's like any other (served by the Recordings
+    # resource behind the number's credentials).
+    now = timezone.now()
+    recording = SimRecording.objects.create(
+        organization_id=call.organization_id,
+        call=call,
+        sid=new_sid("RE"),
+        source="RecordVerb",
+        status=SimRecording.Status.COMPLETED,
+        content=[{"kind": "said", "text": text.strip()}] if text.strip() else [],
+        started_at=now - timedelta(seconds=max(1, int(seconds))),
+        ended_at=now,
+    )
     answer = {
-        "RecordingSid": recording_sid,
-        "RecordingUrl": recording_url,
-        "RecordingDuration": str(seconds),
+        "RecordingSid": recording.sid,
+        "RecordingUrl": recording_url(recording),
+        "RecordingDuration": str(recording.duration),
     }
     call = _submit(call, **answer)
     if waiting.get("transcribe") and text.strip():
@@ -347,12 +358,17 @@ def sim_record(*, call: SimCall, text: str, seconds: int = 5) -> SimCall:
 
 
 def sim_tick(*, call: SimCall, now=None) -> SimCall:
-    """Time passes: a question that timed out is answered with silence (or what was typed)."""
+    """Time passes: a question that timed out is answered with silence (or what was typed);
+    a phone that rang past its ``Timeout`` stops ringing (status ``no-answer``)."""
     call = SimCall.objects.select_related("account__organization").get(pk=call.pk)
     waiting = call.waiting or {}
+    now = now or timezone.now()
+    if call.status == SimCall.Status.RINGING and waiting.get("kind") == "ringing":
+        if call.ring_deadline and now >= call.ring_deadline:
+            return _end(call, status="no-answer")
+        return call
     if call.status == ENDED or waiting.get("kind") != "gather":
         return call
-    now = now or timezone.now()
     if now.isoformat() < waiting.get("deadline", ""):
         return call
     if waiting.get("buffer"):
@@ -422,12 +438,44 @@ def rest_call_create(*, account, params: dict) -> SimCall:
     events = params.get("StatusCallbackEvent", "")
     if status_callback and "ringing" in events:
         _send(call, status_callback, _fields(call))
+    if params.get("Timeout") and not call.to_number.startswith("client:"):
+        # A phone dialled with a ring timeout: it rings until the simulated person answers
+        # (``sim_answer``), declines (``sim_decline``: busy) or the timeout passes
+        # (``sim_tick``: no-answer), as Twilio reports them. A softphone answers at once.
+        seconds = max(1, min(600, int(params["Timeout"])))
+        call.ring_deadline = timezone.now() + timedelta(seconds=seconds)
+        call.waiting = {"kind": "ringing", "params": params}
+        _hear(call, "info", "[ringing]")
+        call.save()
+        return call
+    return _answer(call, params)
+
+
+def _answer(call: SimCall, params: dict) -> SimCall:
     call.status = SimCall.Status.IN_PROGRESS
     call.answered_at = timezone.now()
+    call.waiting = {}
     call.save()
-    if status_callback and "answered" in events:
-        _send(call, status_callback, _fields(call))
+    if call.status_callback and "answered" in params.get("StatusCallbackEvent", ""):
+        _send(call, call.status_callback, _fields(call))
     return _play_new(call, params)
+
+
+def sim_answer(*, call: SimCall) -> SimCall:
+    """The person whose phone rings picks up: the leg's TwiML plays."""
+    call = _live(call)
+    waiting = call.waiting or {}
+    if call.status != SimCall.Status.RINGING or waiting.get("kind") != "ringing":
+        raise SimError("This phone is not ringing.")
+    return _answer(call, waiting.get("params") or {})
+
+
+def sim_decline(*, call: SimCall) -> SimCall:
+    """The person whose phone rings declines it (Twilio reports ``busy``)."""
+    call = _live(call)
+    if (call.waiting or {}).get("kind") != "ringing":
+        raise SimError("This phone is not ringing.")
+    return _end(call, status="busy")
 
 
 def _play_new(call: SimCall, params: dict) -> SimCall:
@@ -444,14 +492,45 @@ def rest_call_update(*, call: SimCall, params: dict) -> SimCall:
     if call.status == ENDED:
         raise SimError("The call is over.")
     if params.get("Status") in ("completed", "canceled"):
-        return _end(call)
+        # A phone still ringing is cancelled (Twilio reports ``canceled``), not completed.
+        ringing = call.status == SimCall.Status.RINGING
+        return _end(call, status="canceled" if ringing else "completed")
     call.waiting, call.conference, call.hold = {}, "", False
+    call.muted, call.coaching = False, ""
     call.save()
     return _play_new(call, params)
 
 
+def rest_participant_create(*, account, conference: str, params: dict) -> SimCall:
+    """``POST Conferences/<sid or name>/Participants.json``: a new leg dialled straight into
+    the conference (a supervisor's), with its audio settings: ``Muted`` (heard by nobody),
+    ``Coaching`` + ``CallSidToCoach`` (heard by that participant only)."""
+    twiml = _conference_twiml(conference, end_on_exit=_bool(params.get("EndConferenceOnExit")))
+    call = rest_call_create(account=account, params={**params, "Twiml": twiml})
+    call.muted = _bool(params.get("Muted"))
+    call.coaching = params.get("CallSidToCoach", "")[:34] if _bool(params.get("Coaching")) else ""
+    call.save(update_fields=["muted", "coaching"])
+    return call
+
+
+def _conference_twiml(name: str, *, end_on_exit: bool) -> str:
+    from twilio.twiml.voice_response import Dial, VoiceResponse
+
+    response = VoiceResponse()
+    dial = Dial()
+    dial.conference(name, end_conference_on_exit=end_on_exit, beep=False)
+    response.append(dial)
+    return str(response)
+
+
 def rest_participant_update(*, call: SimCall, params: dict) -> SimCall:
-    """``POST Conferences/<sid>/Participants/<CallSid>.json``: hold (with music) or resume."""
+    """``POST Conferences/<sid>/Participants/<CallSid>.json``: hold (with music) or resume;
+    mute or unmute; start or stop coaching a participant."""
+    if "Muted" in params:
+        call.muted = _bool(params["Muted"])
+    if "Coaching" in params or "CallSidToCoach" in params:
+        coaching = _bool(params.get("Coaching", "true"))
+        call.coaching = (params.get("CallSidToCoach") or call.coaching)[:34] if coaching else ""
     if "Hold" in params:
         call.hold = _bool(params["Hold"])
         if call.hold:
@@ -468,6 +547,31 @@ def conference_calls(*, organization_id: int, name: str):
     return SimCall.objects.filter(organization_id=organization_id, conference=name).exclude(
         status=ENDED
     )
+
+
+def sim_say(*, call: SimCall, words: str) -> list[SimCall]:
+    """Someone on a conference leg speaks: who hears it follows the participants' audio
+    settings — nobody when the speaker is muted or on hold, only the coached participant when
+    the speaker coaches, everyone else (not on hold) otherwise. Returns the legs that heard."""
+    call = _live(call)
+    if not call.conference or (call.waiting or {}).get("kind") != "conference":
+        raise SimError("Nobody is on the line with you.")
+    if call.muted or call.hold:
+        return []
+    others = conference_calls(organization_id=call.organization_id, name=call.conference).exclude(
+        pk=call.pk
+    )
+    hearers = [
+        other
+        for other in others
+        if not other.hold
+        and (other.waiting or {}).get("kind") == "conference"
+        and (not call.coaching or other.sid == call.coaching)
+    ]
+    for other in hearers:
+        _hear(other, "voice", f"{call.label}: {words}")
+        other.save(update_fields=["heard"])
+    return hearers
 
 
 # --- Recordings (``<Start><Recording>`` and the Recordings REST resource) ------------------------

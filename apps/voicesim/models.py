@@ -33,6 +33,13 @@ class SimCall(TenantModel):
     waiting = models.JSONField(default=dict, blank=True)
     conference = models.CharField(max_length=100, blank=True)
     hold = models.BooleanField(default=False)
+    # A conference participant's audio, as Twilio's Participant resource has it: a muted one
+    # is heard by nobody; a coaching one only by the participant whose call is ``coaching``.
+    muted = models.BooleanField(default=False)
+    coaching = models.CharField(
+        max_length=34, blank=True, help_text=_("The CallSid this participant coaches.")
+    )
+    ring_deadline = models.DateTimeField(null=True, blank=True)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -52,7 +59,10 @@ class SimCall(TenantModel):
 
     @property
     def label(self) -> str:
-        """Who this leg is, for a person: "client:alice" is the agent alice."""
+        """Who this leg is, for a person: "client:alice" is the agent alice; an inbound call
+        is its caller."""
+        if self.direction == "inbound":
+            return self.from_number
         return self.to_number.removeprefix("client:")
 
     @property

@@ -75,10 +75,18 @@ def simulator_view(request):
     calls = SimCall.objects.filter(
         organization=organization, started_by=request.user, direction="inbound"
     )[:10]
+    legs = SimCall.objects.filter(organization=organization, direction="outbound-api").exclude(
+        status=SimCall.Status.COMPLETED
+    )[:10]
     return render(
         request,
         "voicesim/simulator.html",
-        {"numbers": _numbers(organization), "calls": calls, "default_caller": DEFAULT_CALLER},
+        {
+            "numbers": _numbers(organization),
+            "calls": calls,
+            "legs": legs,
+            "default_caller": DEFAULT_CALLER,
+        },
     )
 
 
@@ -135,6 +143,12 @@ def simulator_action_view(request, pk: int, action: str):
             call = engine.sim_record(call=call, text=(request.POST.get("words") or "")[:2000])
         elif action == "hangup":
             call = engine.sim_hangup(call=call)
+        elif action == "answer":
+            call = engine.sim_answer(call=call)
+        elif action == "decline":
+            call = engine.sim_decline(call=call)
+        elif action == "say":
+            engine.sim_say(call=call, words=(request.POST.get("words") or "")[:500])
         else:
             raise Http404
     except engine.SimError as exc:
@@ -285,19 +299,36 @@ def _participant_json(call: SimCall, account_sid: str, conference: str) -> dict:
         "call_sid": call.sid,
         "conference_sid": conference,
         "hold": call.hold,
-        "muted": False,
-        "status": "connected",
+        "muted": call.muted,
+        "coaching": bool(call.coaching),
+        "call_sid_to_coach": call.coaching or None,
+        "status": "connected" if call.status == SimCall.Status.IN_PROGRESS else "ringing",
         "label": call.label,
     }
 
 
 @csrf_exempt
-@require_GET
+@require_http_methods(["GET", "POST"])
 def api_participants_view(request, account_sid: str, conference_sid: str):
     account = _api_account(request, account_sid)
     if account is None:
         return _unauthorized()
-    name = _conferences(account).get(conference_sid)
+    conferences = _conferences(account)
+    name = conferences.get(conference_sid)
+    if request.method == "POST":
+        # Twilio takes the conference's SID or its friendly name here.
+        name = name or (conference_sid if conference_sid in conferences.values() else None)
+        params = _params(request)
+        if name is None:
+            return _not_found()
+        if not params.get("To") or not params.get("From"):
+            return JsonResponse(
+                {"code": 21201, "message": "To and From are required", "status": 400},
+                status=400,
+            )
+        call = engine.rest_participant_create(account=account, conference=name, params=params)
+        sid = engine.conference_sid(account.organization_id, name)
+        return JsonResponse(_participant_json(call, account_sid, sid), status=201)
     if name is None:
         return _not_found()
     rows = [

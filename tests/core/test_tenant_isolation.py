@@ -79,6 +79,10 @@ EXEMPT = {
     # A signed, expiring link a provider fetches a file we send by (tests/connectors/test_admin.py
     # proves a forged or expired token is 404).
     "connectors-media",
+    # A signed, expiring link to a voicemail's audio (tests/connectors/test_voicemail.py proves
+    # a tampered or expired one is 404); the simulator's recording it streams answers only the
+    # number's account SID and token (tests/voicesim/test_followme.py: without them, 401).
+    "voicemail-audio",
     # The chat widget: the key names a public widget, the caller is an anonymous visitor known
     # by their token. tests/connectors/test_webchat.py proves a visitor of one organization's
     # widget sees nothing through another's key (history, files), an unknown or inactive key
@@ -344,7 +348,7 @@ OBJECT_CASES = [
     Case("voicesim-panel", _sim_call),
     *[
         Case("voicesim-call-action", _sim_call, methods=("post",), extra=(("action", action),))
-        for action in ("keys", "speak", "record", "hangup")
+        for action in ("keys", "speak", "record", "hangup", "answer", "decline", "say")
     ],
     Case("desk-canned", _interaction),
     Case("desk-attachment", _attachment),
@@ -361,6 +365,7 @@ OBJECT_CASES = [
     Case("desk-chat-file", _chat_file),
     Case("desk-supervisor-presence", _user, methods=("post",)),
     Case("desk-supervisor-assign", _interaction, methods=("post",)),
+    Case("desk-supervisor-monitor", _interaction, methods=("post",)),
     Case("notification-detail", _notification),
     Case("notification-read", _notification, methods=("post",)),
     Case("api:user-detail", _user, api=True),

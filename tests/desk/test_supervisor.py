@@ -111,3 +111,41 @@ def test_an_agent_cannot_open_a_supervisor_socket_stream(roles, agent_a, org_a):
             await page.disconnect()
 
     async_to_sync(scenario)()
+
+
+def _live_call(queue, agent):
+    return InteractionFactory(
+        contact__organization=queue.organization,
+        channel="voice",
+        state=State.ACTIVE,
+        assigned_agent=agent,
+        queue=queue,
+        data={"voice": {"call": "CA1", "in_conference": True, "legs": {str(agent.pk): "CA2"}}},
+    )
+
+
+@pytest.mark.django_db
+def test_live_calls_to_monitor_are_those_of_the_supervisors_teams(
+    login, supervisor_a, admin_a, org_a
+):
+    from tests.factories import TeamFactory
+
+    queue = QueueFactory(organization=org_a)
+    mine = agent_in_queue(queue, first_name="Mine")
+    other = agent_in_queue(queue, first_name="Other")
+    team = TeamFactory(organization=org_a)
+    team.members.add(mine)
+    team.supervisors.add(supervisor_a)
+    call, elsewhere = _live_call(queue, mine), _live_call(queue, other)
+    InteractionFactory(contact__organization=org_a, channel="webchat", state=State.ACTIVE)
+
+    page = login(supervisor_a).get(reverse("desk-supervisor")).content.decode()
+    assert f'data-call="{call.pk}"' in page and f'data-call="{elsewhere.pk}"' not in page
+    assert 'name="mode" value="listen"' in page
+    page = login(admin_a).get(reverse("desk-supervisor")).content.decode()
+    assert f'data-call="{call.pk}"' in page and f'data-call="{elsewhere.pk}"' in page
+    # Another team's call: not found for this supervisor, whatever the mode.
+    response = login(supervisor_a).post(
+        reverse("desk-supervisor-monitor", kwargs={"pk": elsewhere.pk}), {"mode": "listen"}
+    )
+    assert response.status_code == 404

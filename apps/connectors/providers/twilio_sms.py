@@ -205,3 +205,39 @@ def send(outbound) -> str:
     except Exception as exc:  # the network or Twilio itself: try again later
         raise SendError(f"{type(exc).__name__}: {exc}") from exc
     return created.sid
+
+
+def sms_send_plain(*, organization, to: str, body: str) -> str:
+    """One SMS from the organization's first active SMS number, outside any conversation (a
+    notice to one of its people: a voicemail came). Returns the provider's id; raises
+    ``SendError`` (``permanent`` when retrying cannot help). Synchronous: call it from a task
+    (``sms_send_plain_task``)."""
+    import re
+
+    from apps.connectors.models import ChannelAccount, Kind
+    from apps.connectors.services import SendError
+
+    if not re.match(r"^\+[1-9]\d{6,14}$", to or ""):
+        raise SendError(f"Not an international number: {to!r}", permanent=True)
+    account = (
+        ChannelAccount.objects.filter(organization=organization, kind=Kind.SMS, is_active=True)
+        .order_by("pk")
+        .first()
+    )
+    if account is None:
+        raise SendError("The organization has no SMS number.", permanent=True)
+    params = {"to": to, "body": body[:1600]}
+    service = account.config.get("messaging_service_sid")
+    if service:
+        params["messaging_service_sid"] = service
+    else:
+        params["from_"] = account.address
+    try:
+        created = _client(account).messages.create(**params)
+    except TwilioRestException as exc:
+        raise SendError(
+            f"Twilio {exc.status} {exc.code}: {exc.msg}", permanent=400 <= exc.status < 500
+        ) from exc
+    except Exception as exc:  # the network or Twilio itself: try again later
+        raise SendError(f"{type(exc).__name__}: {exc}") from exc
+    return created.sid

@@ -47,8 +47,10 @@ def status_items(request) -> list:
     if not sid or status not in KNOWN_STATUSES:
         return []
     fields["_call"] = request.GET.get("call", "")[:64] or sid
-    fields["_leg"] = "agent" if request.GET.get("leg") == "agent" else "customer"
+    leg = request.GET.get("leg", "")
+    fields["_leg"] = leg if leg in ("agent", "followme", "monitor") else "customer"
     fields["_agent"] = request.GET.get("agent", "")[:20]
+    fields["_step"] = request.GET.get("step", "")[:4]
     return [Item(kind="call_status", external_id=f"{sid}:{status}", payload=fields)]
 
 
