@@ -8,6 +8,12 @@ transcription callback), ``<Dial><Conference>`` (until the REST API moves the ca
 hangs up). ``<Hangup>`` or the end of the document ends the call, which posts the status
 callback. ``<Dial>`` to a number is noted (the other party is not simulated).
 
+Legs our system places through the REST API are answered at once by a pretend person, except
+a customer's number (one of the organization's contacts) and an agent's desk softphone while
+it is registered (``SimPhone``): those ring until someone answers (``sim_answer``, on the
+simulator's page or the desk), declines (``sim_decline``: busy) or the ``Timeout`` passes
+(``sim_tick``: no-answer), as a real phone would.
+
 Webhooks are signed like Twilio signs them (``RequestValidator.compute_signature`` with the
 number's auth token) and sent over HTTP to ``base`` (the running server), or, for a call placed
 ``in_process`` (the management command without a server), through Django's test client.
@@ -30,6 +36,7 @@ from twilio.request_validator import RequestValidator
 from apps.voicesim.models import SimCall
 
 MAX_REDIRECTS = 25
+REGISTRATION_SECONDS = 20  # a desk's simulated softphone polls more often than this
 WEBHOOK_TIMEOUT = 20  # seconds
 ENDED = SimCall.Status.COMPLETED
 
@@ -320,11 +327,13 @@ def sim_tick(*, call: SimCall, now=None) -> SimCall:
     """Time passes: a question that timed out is answered with silence (or what was typed)."""
     call = SimCall.objects.select_related("account__organization").get(pk=call.pk)
     waiting = call.waiting or {}
-    if call.status == ENDED or waiting.get("kind") != "gather":
+    if call.status == ENDED or waiting.get("kind") not in ("gather", "ring"):
         return call
     now = now or timezone.now()
     if now.isoformat() < waiting.get("deadline", ""):
         return call
+    if waiting["kind"] == "ring":  # nobody picked up
+        return _end(call, status="no-answer")
     if waiting.get("buffer"):
         return _submit(call, Digits=waiting["buffer"])
     if waiting.get("on_empty"):
@@ -348,7 +357,7 @@ def _end(call: SimCall, *, status: str = "completed") -> SimCall:
     )
     conference = call.conference
     call.status, call.ended_at, call.waiting, call.conference = ENDED, now, {}, ""
-    _hear(call, "info", "[call ended]")
+    _hear(call, "info", "[call ended]" if status == "completed" else f"[call ended: {status}]")
     call.save()
     url = call.status_callback
     if not url and call.direction == "inbound":
@@ -388,12 +397,91 @@ def rest_call_create(*, account, params: dict) -> SimCall:
     events = params.get("StatusCallbackEvent", "")
     if status_callback and "ringing" in events:
         _send(call, status_callback, _fields(call))
+    if _rings(account, call.to_number):
+        timeout = _int(params.get("Timeout"), 60)
+        call.waiting = {
+            "kind": "ring",
+            "deadline": (timezone.now() + timedelta(seconds=timeout)).isoformat(),
+            "timeout": timeout,
+            "events": events,
+            "play": {k: params[k] for k in ("Twiml", "Url", "Method") if params.get(k)},
+        }
+        _hear(call, "info", "[ringing]")
+        call.save()
+        return call
+    return _answer(call, params, events)
+
+
+def _int(value, default: int) -> int:
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return default
+
+
+def _rings(account, to: str) -> bool:
+    """Whether a person must answer this leg (else the simulator answers at once, as it does
+    for agents' phones): a customer (one of the organization's contacts' numbers), or an
+    agent whose desk's simulated softphone is registered (``client:<username>``)."""
+    from apps.contacts.models import Identity, IdentityKind
+    from apps.voicesim.models import SimPhone
+
+    if to.startswith("client:"):
+        since = timezone.now() - timedelta(seconds=REGISTRATION_SECONDS)
+        return SimPhone.objects.filter(
+            organization_id=account.organization_id,
+            identity=to.removeprefix("client:"),
+            last_seen__gte=since,
+        ).exists()
+    return Identity.objects.filter(
+        organization_id=account.organization_id, kind=IdentityKind.PHONE, value=to
+    ).exists()
+
+
+def _answer(call: SimCall, params: dict, events: str) -> SimCall:
     call.status = SimCall.Status.IN_PROGRESS
     call.answered_at = timezone.now()
+    call.waiting = {}
     call.save()
-    if status_callback and "answered" in events:
-        _send(call, status_callback, _fields(call))
+    if call.status_callback and "answered" in events:
+        _send(call, call.status_callback, _fields(call))
     return _play_new(call, params)
+
+
+def _ringing(call: SimCall) -> SimCall:
+    call = _live(call)
+    if (call.waiting or {}).get("kind") != "ring":
+        raise SimError("This call is not ringing.")
+    return call
+
+
+def sim_answer(*, call: SimCall) -> SimCall:
+    """The person called picks up: the call plays what our system asked (a conference)."""
+    call = _ringing(call)
+    waiting = call.waiting
+    _hear(call, "info", "[answered]")
+    return _answer(call, waiting.get("play") or {}, waiting.get("events", ""))
+
+
+def sim_decline(*, call: SimCall, status: str = "busy") -> SimCall:
+    """The person called is busy (declines), or does not answer (``status`` "no-answer")."""
+    call = _ringing(call)
+    return _end(call, status="no-answer" if status == "no-answer" else "busy")
+
+
+def sim_phone_register(*, organization, identity: str) -> None:
+    """A desk's simulated softphone is there (polled): legs to it ring until answered."""
+    from apps.voicesim.models import SimPhone
+
+    SimPhone.objects.update_or_create(
+        organization=organization, identity=identity, defaults={"last_seen": timezone.now()}
+    )
+
+
+def sim_phone_unregister(*, organization, identity: str) -> None:
+    from apps.voicesim.models import SimPhone
+
+    SimPhone.objects.filter(organization=organization, identity=identity).delete()
 
 
 def _play_new(call: SimCall, params: dict) -> SimCall:
@@ -410,7 +498,8 @@ def rest_call_update(*, call: SimCall, params: dict) -> SimCall:
     if call.status == ENDED:
         raise SimError("The call is over.")
     if params.get("Status") in ("completed", "canceled"):
-        return _end(call)
+        ringing = (call.waiting or {}).get("kind") == "ring"
+        return _end(call, status="canceled" if ringing else "completed")
     call.waiting, call.conference, call.hold = {}, "", False
     call.save()
     return _play_new(call, params)

@@ -58,3 +58,20 @@ class SimCall(TenantModel):
     @property
     def texts(self) -> list[str]:
         return [line["text"] for line in self.heard]
+
+
+class SimPhone(TenantModel):
+    """A desk's simulated softphone, registered while the agent's desk is open: a leg dialled
+    to ``client:<identity>`` rings there (to be answered in the browser) instead of being
+    answered at once by the simulator."""
+
+    identity = models.CharField(max_length=100)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "identity"], name="simphone_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"client:{self.identity}"
