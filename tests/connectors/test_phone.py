@@ -19,7 +19,7 @@ from apps.contacts.models import Consent, IdentityKind
 from apps.interactions.models import Event, Interaction, State
 from apps.interactions.services import interaction_close
 from apps.queues import services as queue_services
-from apps.queues.models import Callback, Offer
+from apps.queues.models import Offer
 from apps.voicesim import engine
 from apps.voicesim.models import SimCall
 from tests.connectors.conftest import channel_account
