@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.desk import chat, contacts, documents, views
+from apps.desk import chat, contacts, documents, phone, views
 
 urlpatterns = [
     path("", views.desk_view, name="desk"),
@@ -41,6 +41,9 @@ urlpatterns = [
     path("contacts/", contacts.contact_directory_view, name="desk-contacts"),
     path("documents/new/", documents.document_new_view, name="desk-document-new"),
     path("contacts/<int:pk>/", contacts.contact_page_view, name="desk-contact"),
+    path("contacts/<int:pk>/call/", phone.desk_contact_call_view, name="desk-contact-call"),
+    path("phone/token/", phone.desk_phone_token_view, name="desk-phone-token"),
+    path("phone/dial/", phone.desk_phone_dial_view, name="desk-phone-dial"),
     path("supervisor/", views.supervisor_view, name="desk-supervisor"),
     path(
         "supervisor/agents/<int:pk>/presence/",
