@@ -57,6 +57,10 @@ class QueueAdmin(TenantAdmin):
             _("Hours and overflow"),
             {"fields": ("business_hours", "when_closed", "max_wait_seconds", "overflow_queue")},
         ),
+        (
+            _("Outbound calls"),
+            {"fields": ("caller_id", "callback_attempts", "callback_retry_minutes")},
+        ),
     )
 
     @admin.display(description=_("waiting now"))
@@ -142,10 +146,17 @@ class OfferAdmin(TenantAdmin):
 
 @admin.register(Callback)
 class CallbackAdmin(TenantAdmin):
-    list_display = ["number", "contact", "queue", "scheduled_for", "status"]
+    list_display = ["number", "contact", "queue", "scheduled_for", "status", "attempts"]
     list_filter = ["status", "queue"]
     list_select_related = ["contact", "queue"]
-    readonly_fields = ["keep_place_since", "origin", "interaction", "status"]
+    readonly_fields = [
+        "keep_place_since",
+        "origin",
+        "interaction",
+        "status",
+        "attempts",
+        "last_outcome",
+    ]
     autocomplete_fields = ["contact"]
 
 

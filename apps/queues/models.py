@@ -224,9 +224,12 @@ class Queue(TenantModel, TimeStampedModel):
     def clean(self):
         super().clean()
         account = self.caller_id
-        if account is not None and (
-            account.organization_id != self.organization_id or account.kind != "voice"
-        ):
+        if account is None:
+            return
+        # A queue being created gets its organization when saved (the admin offers only its
+        # numbers): the kind is checked now, the organization once known.
+        other = self.organization_id is not None and account.organization_id != self.organization_id
+        if other or account.kind != "voice":
             raise ValidationError(
                 {"caller_id": _("Choose one of the organization's voice numbers.")}
             )

@@ -7,6 +7,7 @@ API = "api/2010-04-01/Accounts/<str:account_sid>/"
 urlpatterns = [
     path("", views.simulator_view, name="voicesim-home"),
     path("dial/", views.simulator_dial_view, name="voicesim-dial"),
+    path("outbound/", views.simulator_outbound_view, name="voicesim-outbound"),
     path("calls/<int:pk>/", views.simulator_call_view, name="voicesim-call"),
     path("calls/<int:pk>/panel/", views.simulator_panel_view, name="voicesim-panel"),
     path("calls/<int:pk>/<str:action>/", views.simulator_action_view, name="voicesim-call-action"),

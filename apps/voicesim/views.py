@@ -68,6 +68,18 @@ def _panel_context(call: SimCall) -> dict:
     }
 
 
+def _customer_calls(organization):
+    """Calls our system placed to customers (click-to-call, callbacks), ringing or talking:
+    a person answers them here as the customer."""
+    calls = (
+        SimCall.objects.filter(organization=organization, direction="outbound-api")
+        .exclude(to_number__startswith="client:")
+        .exclude(status=engine.ENDED)
+        .select_related("account")[:20]
+    )
+    return [engine.sim_tick(call=call) for call in calls]  # a call nobody answers rings out
+
+
 @login_required
 @require_GET
 def simulator_view(request):
@@ -78,8 +90,22 @@ def simulator_view(request):
     return render(
         request,
         "voicesim/simulator.html",
-        {"numbers": _numbers(organization), "calls": calls, "default_caller": DEFAULT_CALLER},
+        {
+            "numbers": _numbers(organization),
+            "calls": calls,
+            "default_caller": DEFAULT_CALLER,
+            "outbound": [c for c in _customer_calls(organization) if c.status != engine.ENDED],
+        },
     )
+
+
+@login_required
+@require_GET
+def simulator_outbound_view(request):
+    """The simulator page's list of calls to customers (htmx polls it)."""
+    organization = _organization(request)
+    calls = [c for c in _customer_calls(organization) if c.status != engine.ENDED]
+    return render(request, "voicesim/_outbound.html", {"outbound": calls})
 
 
 @login_required
@@ -135,6 +161,10 @@ def simulator_action_view(request, pk: int, action: str):
             call = engine.sim_record(call=call, text=(request.POST.get("words") or "")[:2000])
         elif action == "hangup":
             call = engine.sim_hangup(call=call)
+        elif action == "answer":  # the customer picks up a call our system placed
+            call = engine.sim_answer(call=call)
+        elif action in ("busy", "no-answer"):
+            call = engine.sim_decline(call=call, status=action)
         else:
             raise Http404
     except engine.SimError as exc:

@@ -312,3 +312,28 @@ def test_the_twiml_app_webhook_turns_a_softphone_call_into_an_outbound_call(
     refused = _signed(client, path, {**params, "CallSid": "CA" + "4" * 32, "From": "client:x"})
     assert "<Hangup" in refused.content.decode()
     assert Interaction.objects.count() == 1
+
+
+def test_the_simulator_page_shows_the_call_ringing_and_answers_as_the_customer(
+    office, live_server, client
+):
+    interaction = call_place(agent=office["agent"], contact=office["contact"], base=live_server.url)
+    client.force_login(office["agent"])
+    page = client.get(reverse("voicesim-outbound")).content.decode()
+    assert CUSTOMER in page and "sim-outbound-answer" in page
+
+    customer = _customer_leg()
+    client.post(reverse("voicesim-call-action", kwargs={"pk": customer.pk, "action": "answer"}))
+
+    customer.refresh_from_db()
+    assert customer.conference == voice.conference_name(interaction)
+    assert "sim-outbound-answer" not in client.get(reverse("voicesim-outbound")).content.decode()
+
+
+def test_simulate_answer_is_the_customer_from_a_terminal(office, live_server, capsys):
+    from django.core.management import call_command
+
+    interaction = call_place(agent=office["agent"], contact=office["contact"], base=live_server.url)
+    call_command("simulate_answer", "--number", CUSTOMER, "--busy")
+    assert "busy" in capsys.readouterr().out
+    assert Interaction.objects.get(pk=interaction.pk).data["voice"]["outcome"] == "busy"

@@ -30,7 +30,7 @@ def _number(organization, *, simulated=False, **config):
         organization=organization,
         kind="voice",
         name="Main line",
-        address="+15550100" if not simulated else "+15550111",
+        address=f"+1555{organization.pk:03d}{int(simulated)}{ChannelAccount.objects.count():02d}",
         queue=QueueFactory(organization=organization),
         config={"account_sid": ACCOUNT_SID, "simulated": simulated, **config},
     )
@@ -151,3 +151,32 @@ def test_the_contact_page_and_the_desk_show_the_phone(client, agent_a, org_a):
     assert reverse("desk-contact-call", kwargs={"pk": contact.pk}) in page
     assert 'data-testid="softphone"' in page
     assert 'data-testid="softphone"' in client.get(reverse("desk")).content.decode()
+
+
+def test_caller_ids_must_be_the_organizations_voice_numbers(org_a, org_b, roles):
+    from django.core.exceptions import ValidationError
+
+    theirs = _number(org_b)
+    ours = _number(org_a)
+    queue = QueueFactory(organization=org_a, caller_id=theirs)
+    with pytest.raises(ValidationError) as error:
+        queue.full_clean()
+    assert "caller_id" in error.value.message_dict
+    org_a.default_voice_number = theirs
+    with pytest.raises(ValidationError) as error:
+        org_a.full_clean()
+    assert "default_voice_number" in error.value.message_dict
+    queue.caller_id = ours
+    queue.full_clean()
+    org_a.default_voice_number = ours
+    org_a.full_clean()
+
+
+def test_the_admin_offers_only_the_organizations_numbers(client, admin_a, org_a, org_b):
+    theirs = _number(org_b)
+    ours = _number(org_a)
+    client.force_login(admin_a)
+    page = client.get(reverse("admin:accounts_organization_change", args=[org_a.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f'value="{ours.pk}"' in html and f'value="{theirs.pk}"' not in html
