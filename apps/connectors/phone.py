@@ -298,7 +298,6 @@ def outbound_sync(*, interaction: Interaction) -> dict:
     """The legs of an outbound call before the customer's is dialled (then ``voice_sync``
     does the rest): the agent's first, the customer's once the agent answered; a call given
     up (wrap-up, closed) before that hangs the agent's leg up."""
-    from apps.connectors.voice import _rest, _voice_update, agent_destination
 
     done = {"dialled": [], "hung_up": [], "hold": None}
     if _prepare(interaction) is None:  # no number to call from: the agent is told by the log
@@ -313,6 +312,17 @@ def outbound_sync(*, interaction: Interaction) -> dict:
         return done
     base = _base(interaction, account)
     rest = twilio_voice.client(account, base=base)
+    try:
+        return _outbound_legs(interaction, voice, account, base, rest, done)
+    finally:
+        session = getattr(rest.http_client, "session", None)
+        if session is not None:  # no idle keep-alive connection left behind
+            session.close()
+
+
+def _outbound_legs(interaction, voice, account, base, rest, done) -> dict:
+    from apps.connectors.voice import _rest, _voice_update, agent_destination
+
     legs = voice.get("legs") or {}
     if interaction.state not in (State.ACTIVE, State.ON_HOLD) or voice.get("ended"):
         for agent_id, sid in legs.items():

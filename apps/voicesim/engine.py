@@ -473,9 +473,13 @@ def sim_phone_register(*, organization, identity: str) -> None:
     """A desk's simulated softphone is there (polled): legs to it ring until answered."""
     from apps.voicesim.models import SimPhone
 
-    SimPhone.objects.update_or_create(
-        organization=organization, identity=identity, defaults={"last_seen": timezone.now()}
-    )
+    now = timezone.now()
+    phones = SimPhone.objects.filter(organization=organization, identity=identity)
+    # Polled every second or two by every open desk: write only now and then.
+    if not phones.filter(last_seen__lt=now - timedelta(seconds=5)).update(last_seen=now):
+        SimPhone.objects.get_or_create(
+            organization=organization, identity=identity, defaults={"last_seen": now}
+        )
 
 
 def sim_phone_unregister(*, organization, identity: str) -> None:

@@ -194,7 +194,7 @@ def _phone_json(call: SimCall | None) -> dict | None:
     peers = []
     if call.conference:
         peers = [
-            c.label
+            c.from_number if c.direction == "inbound" else c.label  # the caller, or who we dialled
             for c in engine.conference_calls(
                 organization_id=call.organization_id, name=call.conference
             ).exclude(pk=call.pk)
