@@ -17,8 +17,8 @@ EVENT_TIMEOUT = 20_000  # ms
 def test_click_to_call_rings_the_agent_then_the_customer(
     live_system, page: Page, browser, artifacts_dir
 ):
-    only_agent_available(live_system, "acme-agent2")
-    log_in(page, live_system, "acme-agent2")
+    only_agent_available(live_system, "acme-agent1")
+    log_in(page, live_system, "acme-agent1")
     page.add_init_script(WS_MESSAGES_SCRIPT)
     page.goto("/desk/contacts/?q=Laurent")
     page.get_by_role("link", name="Camille Laurent").first.click()
@@ -45,7 +45,7 @@ def test_click_to_call_rings_the_agent_then_the_customer(
         customer.screenshot(path=str(artifacts_dir / "e2e-phone-ringing.png"), full_page=True)
         ringing.get_by_test_id("sim-outbound-answer").click()
         expect(customer.locator("#sim-connected")).to_contain_text(
-            "acme-agent2", timeout=EVENT_TIMEOUT
+            "acme-agent1", timeout=EVENT_TIMEOUT
         )
         expect(page.get_by_test_id("softphone-peer")).to_contain_text(
             "+33612345678", timeout=EVENT_TIMEOUT
