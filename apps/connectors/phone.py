@@ -302,7 +302,11 @@ def outbound_sync(*, interaction: Interaction) -> dict:
     done = {"dialled": [], "hung_up": [], "hold": None}
     if _prepare(interaction) is None:  # no number to call from: the agent is told by the log
         if interaction.state in (State.ACTIVE, State.ON_HOLD):
-            _outbound_end(interaction_id=interaction.pk, interaction=interaction, outcome="failed")
+            _outbound_end(
+                interaction=interaction,
+                outcome="failed",
+                reason="no_number",
+            )
         return done
     voice = (interaction.data or {}).get("voice") or {}
     account = ChannelAccount.objects.filter(
@@ -361,7 +365,7 @@ def _outbound_legs(interaction, voice, account, base, rest, done) -> dict:
         )
         done["dialled"].append(agent.pk)
         if sid == "failed":
-            _outbound_end(interaction_id=interaction.pk, interaction=interaction, outcome="failed")
+            _outbound_end(interaction=interaction, outcome="failed")
         return done
     if (
         voice.get("agent_answered")
@@ -381,7 +385,7 @@ def _outbound_legs(interaction, voice, account, base, rest, done) -> dict:
         sid = getattr(call, "sid", "")
         if not sid:
             _voice_update(interaction, customer="failed")
-            _outbound_end(interaction_id=interaction.pk, interaction=interaction, outcome="failed")
+            _outbound_end(interaction=interaction, outcome="failed")
             return done
         _voice_update(
             interaction, customer=sid, call=sid, in_conference=True, dialled_at=_now_iso()
@@ -419,7 +423,7 @@ def outbound_agent_status(*, interaction: Interaction, fields: dict) -> None:
         return
     if not voice.get("customer_answered"):
         outcome = "agent-unreached" if not voice.get("agent_answered") else "cancelled"
-        _outbound_end(interaction_id=interaction.pk, interaction=interaction, outcome=outcome)
+        _outbound_end(interaction=interaction, outcome=outcome)
         return
     with transaction.atomic():
         fresh = Interaction.objects.select_for_update().get(pk=interaction.pk)
@@ -449,7 +453,6 @@ def outbound_customer_status(*, interaction: Interaction, fields: dict) -> str |
     answered = bool(_voice(interaction).get("customer_answered"))
     outcome = "answered" if answered else OUTCOMES.get(status, "failed")
     _outbound_end(
-        interaction_id=interaction.pk,
         interaction=interaction,
         outcome=outcome,
         status=status,
@@ -463,7 +466,12 @@ def _seconds(start, end) -> int:
 
 
 def _outbound_end(
-    *, interaction_id, interaction, outcome: str, status: str = "", duration=None
+    *,
+    interaction: Interaction,
+    outcome: str,
+    status: str = "",
+    duration=None,
+    reason: str = "",
 ) -> None:
     """The call is over: outcome and durations on ``call.ended``, the agent's desk to wrap-up
     (their leg hangs up after commit), a callback's attempt recorded."""
@@ -471,8 +479,6 @@ def _outbound_end(
     from apps.queues.models import Callback
     from apps.queues.services import callback_attempt_record
 
-    if interaction is None:
-        return
     now = timezone.now()
     with transaction.atomic():
         fresh = Interaction.objects.select_for_update().get(pk=interaction.pk)
@@ -506,6 +512,7 @@ def _outbound_end(
                 "ivr_seconds": 0,
                 "talk_seconds": max(0, _seconds(answered_at, now) - hold),
                 "hold_seconds": hold,
+                **({"reason": reason} if reason else {}),
             },
             at=now,
         )

@@ -89,6 +89,10 @@
     show([]);
     getJson(root.dataset.tokenUrl)
       .then(function (result) {
+        if (!result.ok && ["agent", "plan", "no_number"].indexOf(result.json.code) >= 0) {
+          root.hidden = true; // no phone here (not an agent, or no voice number): nothing to show
+          return;
+        }
         if (!result.ok) return failed(result.json.detail);
         mode = result.json.mode;
         if (mode === "simulated") {

@@ -180,3 +180,18 @@ def test_the_admin_offers_only_the_organizations_numbers(client, admin_a, org_a,
     assert page.status_code == 200
     html = page.content.decode()
     assert f'value="{ours.pk}"' in html and f'value="{theirs.pk}"' not in html
+
+
+def test_a_number_dialled_on_the_softphone_is_checked_like_click_to_call(client, agent_a, org_a):
+    _number(org_a, simulated=True)
+    contact = ContactFactory(organization=org_a)
+    IdentityFactory(contact=contact, kind=IdentityKind.PHONE, value="+14155550179")
+    from apps.contacts.services import consent_record
+
+    consent_record(contact=contact, channel="all", status="opt_out", source="agent")
+    client.force_login(agent_a)
+    refused = client.post(reverse("desk-phone-dial"), {"number": "+1 415 555 0179"})
+    assert refused.status_code == 400 and "asked not to be called" in refused.json()["detail"]
+    nonsense = client.post(reverse("desk-phone-dial"), {"number": "call me"})
+    assert nonsense.status_code == 400
+    assert not Interaction.objects.exists() and not SimCall.objects.exists()
