@@ -57,5 +57,9 @@ def test_click_to_call_rings_the_agent_then_the_customer(
         expect(page.get_by_test_id("interaction-state")).to_have_text(
             "Wrap-up", timeout=EVENT_TIMEOUT
         )
+        # The agent closes it: later tests find them free for a call.
+        page.select_option("#close-disposition", label="Resolved")
+        page.get_by_test_id("close").click()
+        expect(page).to_have_url(f"{live_system.base_url}/desk/")
     finally:
         context.close()
