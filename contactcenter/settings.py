@@ -417,7 +417,9 @@ CONTENT_SECURITY_POLICY = {
         # Inline style attributes (Django admin, Swagger UI) are harmless enough to allow.
         "style-src": [SELF, "'unsafe-inline'"],
         "img-src": [SELF, "data:"],
-        "connect-src": [SELF],
+        # The browser softphone (Twilio Voice SDK): signalling, insights and its ringtones.
+        "connect-src": [SELF, "wss://*.twilio.com", "https://*.twilio.com"],
+        "media-src": [SELF, "https://sdk.twilio.com"],
         "font-src": [SELF],
         "object-src": [NONE],
         "base-uri": [SELF],

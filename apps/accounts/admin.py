@@ -85,6 +85,17 @@ class OrganizationAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return request.user.is_superuser
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "default_voice_number":
+            # Only this organization's numbers (the model's clean() checks it again).
+            from apps.connectors.models import ChannelAccount, Kind
+
+            organization_id = request.resolver_match.kwargs.get("object_id")
+            kwargs["queryset"] = ChannelAccount.objects.filter(
+                kind=Kind.VOICE, organization_id=organization_id or 0
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 @admin.register(Subscription)
 class SubscriptionAdmin(TenantAdmin):

@@ -129,12 +129,33 @@ class Organization(TimeStampedModel):
         max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
     )
     is_active = models.BooleanField(default=True)
+    default_voice_number = models.ForeignKey(
+        "connectors.ChannelAccount",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        limit_choices_to={"kind": "voice"},
+        verbose_name=_("default voice number"),
+        help_text=_(
+            "The caller ID of outbound calls (click-to-call, callbacks) when their queue names "
+            "none; the browser softphone's number."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        super().clean()
+        account = self.default_voice_number
+        if account is not None and (account.organization_id != self.pk or account.kind != "voice"):
+            raise ValidationError(
+                {"default_voice_number": _("Choose one of the organization's voice numbers.")}
+            )
 
 
 class Subscription(TimeStampedModel):

@@ -16,7 +16,7 @@ from apps.core.admin import TenantAdmin
 # The credentials each kind of account needs (stored encrypted, never shown again).
 SECRETS = {
     Kind.SMS: ["auth_token"],
-    Kind.VOICE: ["auth_token"],
+    Kind.VOICE: ["auth_token", "api_key_secret"],
     Kind.WHATSAPP: ["app_secret", "verify_token", "access_token"],
     Kind.MESSENGER: ["app_secret", "verify_token", "access_token"],
     Kind.INSTAGRAM: ["app_secret", "verify_token", "access_token"],
@@ -38,6 +38,7 @@ SECRET_LABELS = {
     "smtp_password": _("SMTP password"),
     "esp_api_key": _("ESP API key"),
     "webhook_secret": _("Webhook signing secret"),
+    "api_key_secret": _("API key secret (browser softphone; the key's SID goes in config)"),
 }
 
 
@@ -157,6 +158,7 @@ class ChannelAccountAdmin(TenantAdmin):
             Kind.VOICE: [
                 ("connectors-twilio-voice", _("incoming calls (voice URL)")),
                 ("connectors-twilio-voice-status", _("call status callback")),
+                ("connectors-twilio-voice-client", _("TwiML App voice URL (softphone calls)")),
             ],
             Kind.WHATSAPP: [("connectors-meta", _("callback URL"))],
             Kind.MESSENGER: [("connectors-meta", _("callback URL"))],

@@ -21,6 +21,11 @@ urlpatterns = [
         name="connectors-twilio-voice-wait",
     ),
     path(
+        "twilio/voice/<uuid:key>/client/",
+        views.twilio_voice_client_view,
+        name="connectors-twilio-voice-client",
+    ),
+    path(
         "twilio/voice/<uuid:key>/status/",
         views.twilio_voice_status_view,
         name="connectors-twilio-voice-status",

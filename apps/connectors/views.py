@@ -102,6 +102,22 @@ def twilio_voice_wait_view(request, key):
     )
 
 
+@csrf_exempt
+@require_POST
+def twilio_voice_client_view(request, key):
+    """The TwiML App's voice URL: a call the agent's browser softphone places."""
+    from apps.connectors import phone
+
+    fields = {k: request.POST.get(k, "")[:500] for k in request.POST}
+    if not fields.get("CallSid"):
+        return HttpResponse("CallSid missing.", status=400, content_type="text/plain")
+    return _voice(
+        request,
+        key,
+        lambda account: phone.softphone_call(account=account, fields=fields, base=_base(request)),
+    )
+
+
 def _voice_stored(request, key, items_of, answer=None) -> HttpResponse:
     from apps.connectors.providers import twilio_voice
 

@@ -662,6 +662,11 @@ def call_status_handle(*, account: ChannelAccount, fields: dict) -> str | None:
 
         monitor_leg_status(interaction=interaction, fields=fields)
         return None
+    outbound = _voice(interaction).get("outbound")
+    if outbound and fields.get("_leg") not in ("agent", "followme"):
+        from apps.connectors.phone import outbound_customer_status
+
+        return outbound_customer_status(interaction=interaction, fields=fields)
     if fields.get("_leg") in ("agent", "followme"):
         kind = (
             "call.agent_ended"
@@ -681,6 +686,10 @@ def call_status_handle(*, account: ChannelAccount, fields: dict) -> str | None:
                 "duration": _int(fields.get("CallDuration")),
             },
         )
+        if outbound:
+            from apps.connectors.phone import outbound_agent_status
+
+            outbound_agent_status(interaction=interaction, fields=fields)
         return None
     if status == "ringing":
         _once(interaction, "call.ringing", call=interaction.provider_ref)
@@ -776,7 +785,9 @@ def call_log(*, interaction: Interaction) -> dict:
         events.setdefault(event.type, event)
     ended = events.get("call.ended")
     log = {
+        "direction": interaction.direction,
         "caller": _voice(interaction).get("from", ""),
+        "callee": _voice(interaction).get("to", ""),
         "ringing_at": getattr(events.get("call.ringing"), "at", None),
         "answered_at": getattr(events.get("call.answered"), "at", None),
         "connected_at": interaction.answered_at,
@@ -796,6 +807,8 @@ def call_log(*, interaction: Interaction) -> dict:
                 for k in ("ivr_seconds", "wait_seconds", "talk_seconds", "hold_seconds")
             }
         )
+        if "ring_seconds" in ended.data:  # an outbound call: how long the customer's phone rang
+            log["ring_seconds"] = ended.data["ring_seconds"]
         closed = interaction.closed_at
         log["wrap_up_seconds"] = (
             max(0, round((closed - ended.at).total_seconds()))
@@ -863,6 +876,10 @@ def voice_sync(*, interaction_id: int) -> dict:
     if interaction is None:
         return done
     voice = _voice(interaction)
+    if voice.get("outbound") and not voice.get("call"):  # an agent's call, customer not dialled
+        from apps.connectors.phone import outbound_sync
+
+        return outbound_sync(interaction=interaction)
     if not voice.get("call"):
         return done
     account = ChannelAccount.objects.filter(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.desk import chat, contacts, documents, recordings, views
+from apps.desk import chat, contacts, documents, phone, recordings, views
 
 urlpatterns = [
     path("", views.desk_view, name="desk"),
@@ -55,6 +55,9 @@ urlpatterns = [
         "recordings/<int:pk>/tags/", recordings.desk_recording_tags_view, name="desk-recording-tags"
     ),
     path("recordings/", recordings.recordings_view, name="desk-recordings"),
+    path("contacts/<int:pk>/call/", phone.desk_contact_call_view, name="desk-contact-call"),
+    path("phone/token/", phone.desk_phone_token_view, name="desk-phone-token"),
+    path("phone/dial/", phone.desk_phone_dial_view, name="desk-phone-dial"),
     path("supervisor/", views.supervisor_view, name="desk-supervisor"),
     path(
         "supervisor/calls/<int:pk>/monitor/",

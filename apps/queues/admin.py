@@ -62,6 +62,10 @@ class QueueAdmin(TenantAdmin):
             _("Voicemail"),
             {"fields": ("voicemail_notify", "voicemail_email", "voicemail_sms")},
         ),
+        (
+            _("Outbound calls"),
+            {"fields": ("caller_id", "callback_attempts", "callback_retry_minutes")},
+        ),
     )
 
     @admin.display(description=_("waiting now"))
@@ -147,10 +151,17 @@ class OfferAdmin(TenantAdmin):
 
 @admin.register(Callback)
 class CallbackAdmin(TenantAdmin):
-    list_display = ["number", "contact", "queue", "scheduled_for", "status"]
+    list_display = ["number", "contact", "queue", "scheduled_for", "status", "attempts"]
     list_filter = ["status", "queue"]
     list_select_related = ["contact", "queue"]
-    readonly_fields = ["keep_place_since", "origin", "interaction", "status"]
+    readonly_fields = [
+        "keep_place_since",
+        "origin",
+        "interaction",
+        "status",
+        "attempts",
+        "last_outcome",
+    ]
     autocomplete_fields = ["contact"]
 
 

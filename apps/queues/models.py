@@ -1,6 +1,7 @@
 """Queues and routing: where interactions wait, who may take them, and every offer made."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -218,6 +219,27 @@ class Queue(TenantModel, TimeStampedModel):
     )
     voicemail_email = models.EmailField(blank=True)
     voicemail_sms = models.CharField(max_length=20, blank=True, help_text=_("E.164 number."))
+    caller_id = models.ForeignKey(
+        "connectors.ChannelAccount",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        limit_choices_to={"kind": "voice"},
+        verbose_name=_("caller ID"),
+        help_text=_(
+            "The voice number outbound calls for this queue show (click-to-call, callbacks); "
+            "empty: the organization's default voice number."
+        ),
+    )
+    callback_attempts = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1)],
+        help_text=_("How many times a callback is dialled before it is given up."),
+    )
+    callback_retry_minutes = models.PositiveIntegerField(
+        default=15, help_text=_("After no answer or a busy line, the callback is tried again.")
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="QueueMember", related_name="queues", blank=True
     )
@@ -230,6 +252,19 @@ class Queue(TenantModel, TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        super().clean()
+        account = self.caller_id
+        if account is None:
+            return
+        # A queue being created gets its organization when saved (the admin offers only its
+        # numbers): the kind is checked now, the organization once known.
+        other = self.organization_id is not None and account.organization_id != self.organization_id
+        if other or account.kind != "voice":
+            raise ValidationError(
+                {"caller_id": _("Choose one of the organization's voice numbers.")}
+            )
 
 
 class QueueMember(TenantModel):
@@ -364,6 +399,7 @@ class Callback(TenantModel, TimeStampedModel):
         QUEUED = "queued", _("Queued")
         DONE = "done", _("Done")
         CANCELLED = "cancelled", _("Cancelled")
+        FAILED = "failed", _("Not reached")
 
     contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
     queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="callbacks")
@@ -387,6 +423,12 @@ class Callback(TenantModel, TimeStampedModel):
         related_name="+",
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text=_("How many times the customer was dialled.")
+    )
+    last_outcome = models.CharField(
+        max_length=12, blank=True, help_text=_("answered, no-answer, busy or failed.")
+    )
 
     class Meta:
         ordering = ["scheduled_for"]

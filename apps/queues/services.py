@@ -9,6 +9,7 @@ run at once.
 
 import logging
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -1188,6 +1189,42 @@ def callback_schedule(
 TRANSITIONS_TO_CALLBACK = (State.NEW, State.QUEUED, State.ABANDONED)
 
 
+@transaction.atomic
+def callback_attempt_record(*, callback: Callback, outcome: str, now=None) -> Callback:
+    """The customer was dialled: answered → done; no answer, busy or failed → tried again
+    after the queue's retry delay while attempts remain, else given up ("Not reached")."""
+    now = now or timezone.now()
+    callback = Callback.objects.select_for_update().select_related("queue").get(pk=callback.pk)
+    callback.attempts += 1
+    callback.last_outcome = outcome[:12]
+    changed = ["attempts", "last_outcome", "status", "updated_at"]
+    if outcome == "answered":
+        callback.status = Callback.Status.DONE
+    elif callback.attempts < callback.queue.callback_attempts:
+        callback.status = Callback.Status.SCHEDULED
+        callback.scheduled_for = now + timedelta(minutes=callback.queue.callback_retry_minutes)
+        changed.append("scheduled_for")
+    else:
+        callback.status = Callback.Status.FAILED
+    callback.save(update_fields=changed)
+    event_record(
+        organization=callback.organization,
+        type="callback.attempted",
+        contact=callback.contact,
+        interaction=callback.interaction,
+        data={
+            "callback": callback.pk,
+            "outcome": outcome,
+            "attempt": callback.attempts,
+            "status": callback.status,
+            "next_at": callback.scheduled_for.isoformat()
+            if callback.status == Callback.Status.SCHEDULED
+            else None,
+        },
+    )
+    return callback
+
+
 def callbacks_start_due(*, now=None) -> int:
     """Due callbacks become outbound calls in their queue (at the kept place, if any)."""
     from apps.contacts.models import Identity, IdentityKind
@@ -1220,7 +1257,13 @@ def callbacks_start_due(*, now=None) -> int:
                 else None,
                 continues=callback.origin,
                 subject=_("Callback"),
-                data={"callback": callback.pk, "number": callback.number},
+                # Dialled when an agent accepts it (apps.connectors.phone.outbound_sync).
+                provider_ref=f"out-{uuid.uuid4().hex}",
+                data={
+                    "callback": callback.pk,
+                    "number": callback.number,
+                    "voice": {"outbound": True, "to": callback.number, "legs": {}},
+                },
             )
             interaction_enqueue(
                 interaction=interaction,

@@ -8,6 +8,12 @@ transcription callback), ``<Dial><Conference>`` (until the REST API moves the ca
 hangs up). ``<Hangup>`` or the end of the document ends the call, which posts the status
 callback. ``<Dial>`` to a number is noted (the other party is not simulated).
 
+Legs our system places through the REST API are answered at once by a pretend person, except
+a customer's number (one of the organization's contacts) and an agent's desk softphone while
+it is registered (``SimPhone``): those ring until someone answers (``sim_answer``, on the
+simulator's page or the desk), declines (``sim_decline``: busy) or the ``Timeout`` passes
+(``sim_tick``: no-answer), as a real phone would.
+
 Webhooks are signed like Twilio signs them (``RequestValidator.compute_signature`` with the
 number's auth token) and sent over HTTP to ``base`` (the running server), or, for a call placed
 ``in_process`` (the management command without a server), through Django's test client.
@@ -30,6 +36,7 @@ from twilio.request_validator import RequestValidator
 from apps.voicesim.models import SimCall, SimRecording
 
 MAX_REDIRECTS = 25
+REGISTRATION_SECONDS = 20  # a desk's simulated softphone polls more often than this
 WEBHOOK_TIMEOUT = 20  # seconds
 ENDED = SimCall.Status.COMPLETED
 
@@ -310,8 +317,8 @@ def sim_speak(*, call: SimCall, words: str) -> SimCall:
     """The caller says ``words`` to a question (speech recognition, perfectly)."""
     call = _live(call)
     kind = (call.waiting or {}).get("kind")
-    if kind == "conference":  # talking with the agent: only a recording keeps it
-        _capture(call, "said", words.strip())
+    if kind == "conference":  # talking on the call: the others hear it (``sim_say``)
+        sim_say(call=call, words=words.strip())
         return call
     if kind != "gather":
         raise SimError("Nobody is listening for an answer now.")
@@ -363,14 +370,12 @@ def sim_tick(*, call: SimCall, now=None) -> SimCall:
     call = SimCall.objects.select_related("account__organization").get(pk=call.pk)
     waiting = call.waiting or {}
     now = now or timezone.now()
-    if call.status == SimCall.Status.RINGING and waiting.get("kind") == "ringing":
-        if call.ring_deadline and now >= call.ring_deadline:
-            return _end(call, status="no-answer")
-        return call
-    if call.status == ENDED or waiting.get("kind") != "gather":
+    if call.status == ENDED or waiting.get("kind") not in ("gather", "ring"):
         return call
     if now.isoformat() < waiting.get("deadline", ""):
         return call
+    if waiting["kind"] == "ring":  # nobody picked up
+        return _end(call, status="no-answer")
     if waiting.get("buffer"):
         return _submit(call, Digits=waiting["buffer"])
     if waiting.get("on_empty"):
@@ -394,7 +399,7 @@ def _end(call: SimCall, *, status: str = "completed") -> SimCall:
     )
     conference = call.conference
     call.status, call.ended_at, call.waiting, call.conference = ENDED, now, {}, ""
-    _hear(call, "info", "[call ended]")
+    _hear(call, "info", "[call ended]" if status == "completed" else f"[call ended: {status}]")
     call.save()
     for recording in SimRecording.objects.filter(
         call_id=call.pk, status__in=[SimRecording.Status.IN_PROGRESS, SimRecording.Status.PAUSED]
@@ -438,44 +443,98 @@ def rest_call_create(*, account, params: dict) -> SimCall:
     events = params.get("StatusCallbackEvent", "")
     if status_callback and "ringing" in events:
         _send(call, status_callback, _fields(call))
-    if params.get("Timeout") and not call.to_number.startswith("client:"):
-        # A phone dialled with a ring timeout: it rings until the simulated person answers
-        # (``sim_answer``), declines (``sim_decline``: busy) or the timeout passes
-        # (``sim_tick``: no-answer), as Twilio reports them. A softphone answers at once.
-        seconds = max(1, min(600, int(params["Timeout"])))
-        call.ring_deadline = timezone.now() + timedelta(seconds=seconds)
-        call.waiting = {"kind": "ringing", "params": params}
+    # A person must pick up: a phone dialled with a ring timeout (a follow-me mobile), a
+    # customer, or a registered desk softphone; other agents' legs answer at once.
+    timed = bool(params.get("Timeout")) and not call.to_number.startswith("client:")
+    if timed or _rings(account, call.to_number):
+        timeout = _int(params.get("Timeout"), 60)
+        call.waiting = {
+            "kind": "ring",
+            "deadline": (timezone.now() + timedelta(seconds=timeout)).isoformat(),
+            "timeout": timeout,
+            "events": events,
+            "play": {k: params[k] for k in ("Twiml", "Url", "Method") if params.get(k)},
+        }
         _hear(call, "info", "[ringing]")
         call.save()
         return call
-    return _answer(call, params)
+    return _answer(call, params, events)
 
 
-def _answer(call: SimCall, params: dict) -> SimCall:
+def _int(value, default: int) -> int:
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return default
+
+
+def _rings(account, to: str) -> bool:
+    """Whether a person must answer this leg (else the simulator answers at once, as it does
+    for agents' phones): a customer (one of the organization's contacts' numbers), or an
+    agent whose desk's simulated softphone is registered (``client:<username>``)."""
+    from apps.contacts.models import Identity, IdentityKind
+    from apps.voicesim.models import SimPhone
+
+    if to.startswith("client:"):
+        since = timezone.now() - timedelta(seconds=REGISTRATION_SECONDS)
+        return SimPhone.objects.filter(
+            organization_id=account.organization_id,
+            identity=to.removeprefix("client:"),
+            last_seen__gte=since,
+        ).exists()
+    return Identity.objects.filter(
+        organization_id=account.organization_id, kind=IdentityKind.PHONE, value=to
+    ).exists()
+
+
+def _answer(call: SimCall, params: dict, events: str) -> SimCall:
     call.status = SimCall.Status.IN_PROGRESS
     call.answered_at = timezone.now()
     call.waiting = {}
     call.save()
-    if call.status_callback and "answered" in params.get("StatusCallbackEvent", ""):
+    if call.status_callback and "answered" in events:
         _send(call, call.status_callback, _fields(call))
     return _play_new(call, params)
 
 
+def _ringing(call: SimCall) -> SimCall:
+    call = _live(call)
+    if (call.waiting or {}).get("kind") != "ring":
+        raise SimError("This call is not ringing.")
+    return call
+
+
 def sim_answer(*, call: SimCall) -> SimCall:
-    """The person whose phone rings picks up: the leg's TwiML plays."""
-    call = _live(call)
-    waiting = call.waiting or {}
-    if call.status != SimCall.Status.RINGING or waiting.get("kind") != "ringing":
-        raise SimError("This phone is not ringing.")
-    return _answer(call, waiting.get("params") or {})
+    """The person called picks up: the call plays what our system asked (a conference)."""
+    call = _ringing(call)
+    waiting = call.waiting
+    _hear(call, "info", "[answered]")
+    return _answer(call, waiting.get("play") or {}, waiting.get("events", ""))
 
 
-def sim_decline(*, call: SimCall) -> SimCall:
-    """The person whose phone rings declines it (Twilio reports ``busy``)."""
-    call = _live(call)
-    if (call.waiting or {}).get("kind") != "ringing":
-        raise SimError("This phone is not ringing.")
-    return _end(call, status="busy")
+def sim_decline(*, call: SimCall, status: str = "busy") -> SimCall:
+    """The person called is busy (declines), or does not answer (``status`` "no-answer")."""
+    call = _ringing(call)
+    return _end(call, status="no-answer" if status == "no-answer" else "busy")
+
+
+def sim_phone_register(*, organization, identity: str) -> None:
+    """A desk's simulated softphone is there (polled): legs to it ring until answered."""
+    from apps.voicesim.models import SimPhone
+
+    now = timezone.now()
+    phones = SimPhone.objects.filter(organization=organization, identity=identity)
+    # Polled every second or two by every open desk: write only now and then.
+    if not phones.filter(last_seen__lt=now - timedelta(seconds=5)).update(last_seen=now):
+        SimPhone.objects.get_or_create(
+            organization=organization, identity=identity, defaults={"last_seen": now}
+        )
+
+
+def sim_phone_unregister(*, organization, identity: str) -> None:
+    from apps.voicesim.models import SimPhone
+
+    SimPhone.objects.filter(organization=organization, identity=identity).delete()
 
 
 def _play_new(call: SimCall, params: dict) -> SimCall:
@@ -492,8 +551,7 @@ def rest_call_update(*, call: SimCall, params: dict) -> SimCall:
     if call.status == ENDED:
         raise SimError("The call is over.")
     if params.get("Status") in ("completed", "canceled"):
-        # A phone still ringing is cancelled (Twilio reports ``canceled``), not completed.
-        ringing = call.status == SimCall.Status.RINGING
+        ringing = (call.waiting or {}).get("kind") == "ring"
         return _end(call, status="canceled" if ringing else "completed")
     call.waiting, call.conference, call.hold = {}, "", False
     call.muted, call.coaching = False, ""
@@ -556,6 +614,7 @@ def sim_say(*, call: SimCall, words: str) -> list[SimCall]:
     call = _live(call)
     if not call.conference or (call.waiting or {}).get("kind") != "conference":
         raise SimError("Nobody is on the line with you.")
+    _capture(call, "said", words)  # the leg's own recording keeps what it says
     if call.muted or call.hold:
         return []
     others = conference_calls(organization_id=call.organization_id, name=call.conference).exclude(

@@ -39,7 +39,6 @@ class SimCall(TenantModel):
     coaching = models.CharField(
         max_length=34, blank=True, help_text=_("The CallSid this participant coaches.")
     )
-    ring_deadline = models.DateTimeField(null=True, blank=True)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -109,3 +108,20 @@ class SimRecording(TenantModel):
     @property
     def texts(self) -> list[str]:
         return [part["text"] for part in self.content]
+
+
+class SimPhone(TenantModel):
+    """A desk's simulated softphone, registered while the agent's desk is open: a leg dialled
+    to ``client:<identity>`` rings there (to be answered in the browser) instead of being
+    answered at once by the simulator."""
+
+    identity = models.CharField(max_length=100)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "identity"], name="simphone_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"client:{self.identity}"

@@ -68,6 +68,18 @@ def _panel_context(call: SimCall) -> dict:
     }
 
 
+def _customer_calls(organization):
+    """Calls our system placed to customers (click-to-call, callbacks), ringing or talking:
+    a person answers them here as the customer."""
+    calls = (
+        SimCall.objects.filter(organization=organization, direction="outbound-api")
+        .exclude(to_number__startswith="client:")
+        .exclude(status=engine.ENDED)
+        .select_related("account")[:20]
+    )
+    return [engine.sim_tick(call=call) for call in calls]  # a call nobody answers rings out
+
+
 @login_required
 @require_GET
 def simulator_view(request):
@@ -86,8 +98,18 @@ def simulator_view(request):
             "calls": calls,
             "legs": legs,
             "default_caller": DEFAULT_CALLER,
+            "outbound": [c for c in _customer_calls(organization) if c.status != engine.ENDED],
         },
     )
+
+
+@login_required
+@require_GET
+def simulator_outbound_view(request):
+    """The simulator page's list of calls to customers (htmx polls it)."""
+    organization = _organization(request)
+    calls = [c for c in _customer_calls(organization) if c.status != engine.ENDED]
+    return render(request, "voicesim/_outbound.html", {"outbound": calls})
 
 
 @login_required
@@ -143,10 +165,12 @@ def simulator_action_view(request, pk: int, action: str):
             call = engine.sim_record(call=call, text=(request.POST.get("words") or "")[:2000])
         elif action == "hangup":
             call = engine.sim_hangup(call=call)
-        elif action == "answer":
+        elif action == "answer":  # a phone our system dialled is picked up
             call = engine.sim_answer(call=call)
-        elif action == "decline":
-            call = engine.sim_decline(call=call)
+        elif action in ("decline", "busy", "no-answer"):
+            call = engine.sim_decline(
+                call=call, status="no-answer" if action == "no-answer" else "busy"
+            )
         elif action == "say":
             engine.sim_say(call=call, words=(request.POST.get("words") or "")[:500])
         else:
@@ -158,6 +182,82 @@ def simulator_action_view(request, pk: int, action: str):
     if request.htmx:
         return render(request, "voicesim/_panel.html", context)
     return redirect("voicesim-call", pk=call.pk)
+
+
+# --- The desk's simulated softphone -------------------------------------------------------------
+
+
+def _phone_calls(request):
+    """The legs ringing or connected to the signed-in agent's softphone (``client:<them>``)."""
+    return SimCall.objects.filter(
+        organization=_organization(request),
+        to_number=f"client:{request.user.username}",
+        status__in=[SimCall.Status.RINGING, SimCall.Status.IN_PROGRESS],
+    ).order_by("-created_at", "-id")
+
+
+def _phone_json(call: SimCall | None) -> dict | None:
+    if call is None:
+        return None
+    peers = []
+    if call.conference:
+        peers = [
+            c.from_number if c.direction == "inbound" else c.label  # the caller, or who we dialled
+            for c in engine.conference_calls(
+                organization_id=call.organization_id, name=call.conference
+            ).exclude(pk=call.pk)
+        ]
+    return {
+        "id": call.pk,
+        "status": "ringing" if (call.waiting or {}).get("kind") == "ring" else call.status,
+        "from": call.from_number,
+        "peers": peers,
+        "heard": [line["text"] for line in call.heard if line.get("kind") == "say"][-1:],
+    }
+
+
+@login_required
+@require_GET
+def phone_state_view(request):
+    """Polled by the desk: registers the softphone (legs to it ring here) and tells its call."""
+    organization = _organization(request)
+    engine.sim_phone_register(organization=organization, identity=request.user.username)
+    call = None
+    for candidate in _phone_calls(request)[:5]:
+        candidate = engine.sim_tick(call=candidate)  # a ringing leg nobody answers gives up
+        if candidate.status != engine.ENDED:
+            call = candidate
+            break
+    return JsonResponse({"registered": True, "call": _phone_json(call)})
+
+
+@login_required
+@require_POST
+def phone_unregister_view(request):
+    engine.sim_phone_unregister(organization=_organization(request), identity=request.user.username)
+    return JsonResponse({"registered": False})
+
+
+@login_required
+@require_POST
+def phone_action_view(request, pk: int, action: str):
+    """Answer, decline (busy) or hang up the agent's own leg."""
+    call = _phone_calls(request).filter(pk=pk).first()
+    if call is None:
+        raise Http404
+    try:
+        if action == "answer":
+            call = engine.sim_answer(call=call)
+        elif action == "reject":
+            call = engine.sim_decline(call=call, status="busy")
+        elif action == "hangup":
+            call = engine.sim_hangup(call=call)
+        else:
+            raise Http404
+    except engine.SimError as exc:
+        return JsonResponse({"detail": str(exc)}, status=409)
+    call.refresh_from_db()
+    return JsonResponse({"call": _phone_json(call if call.status != engine.ENDED else None)})
 
 
 # --- The REST API ------------------------------------------------------------------------------

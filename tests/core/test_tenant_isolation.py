@@ -62,6 +62,7 @@ EXEMPT = {
     "connectors-twilio-voice-recording",
     "connectors-twilio-voice-transcription",
     "connectors-twilio-voice-recording-status",
+    "connectors-twilio-voice-client",
     # The simulated provider's REST API: the caller authenticates with a number's account SID
     # and auth token and only sees that number's organization's calls and conferences
     # (tests/voicesim/test_simulator.py proves a wrong token is 401 and another organization's
@@ -329,6 +330,7 @@ OBJECT_CASES = [
     Case("desk-close", _interaction, methods=("post",)),
     Case("desk-transfer", _interaction, methods=("post",)),
     Case("desk-contact", _contact, methods=("get", "post")),
+    Case("desk-contact-call", _contact, methods=("post",)),
     Case("desk-hold", _interaction, methods=("post",)),
     Case("desk-callback", _interaction, methods=("post",)),
     Case("desk-tags", _interaction, methods=("post",)),
@@ -349,6 +351,10 @@ OBJECT_CASES = [
     *[
         Case("voicesim-call-action", _sim_call, methods=("post",), extra=(("action", action),))
         for action in ("keys", "speak", "record", "hangup", "answer", "decline", "say")
+    ],
+    *[
+        Case("voicesim-phone-action", _sim_call, methods=("post",), extra=(("action", action),))
+        for action in ("answer", "reject", "hangup")
     ],
     Case("desk-canned", _interaction),
     Case("desk-attachment", _attachment),

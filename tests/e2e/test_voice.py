@@ -1,6 +1,7 @@
 """A phone call in real browsers against the live system: a person on the simulator page dials
 the demo number (+15550100, the demo IVR "Main line"), presses keys, waits in line; an agent on
-the desk gets the offer live and accepts; the simulator shows the caller connected to them.
+the desk gets the offer live and accepts, and answers on the desk's softphone (the demo number is
+simulated: the agent's leg rings in the browser); the simulator shows the caller connected.
 
 Everything goes through the running system: the simulator calls the signed webhooks over HTTP,
 the worker dials the agent's leg through the simulator's REST API (the demo number is marked
@@ -61,12 +62,21 @@ def test_a_caller_on_the_simulator_reaches_an_agent_who_accepts_on_the_desk(
         offer.get_by_test_id("accept").click()
         expect(page.get_by_test_id("interaction-state")).to_have_text("Active")
 
+        # The demo number is simulated: the agent's leg rings on the desk's softphone.
+        softphone = page.get_by_test_id("softphone-status")
+        expect(softphone).to_have_text("Incoming call", timeout=EVENT_TIMEOUT)
+        page.screenshot(path=str(artifacts_dir / "e2e-voice-softphone.png"), full_page=True)
+        page.get_by_test_id("softphone-accept").click()
+        expect(softphone).to_have_text("On a call", timeout=EVENT_TIMEOUT)
+        expect(page.get_by_test_id("softphone-peer")).to_contain_text("+14155550188")
+
         expect(phone.locator("#sim-connected")).to_contain_text(
             "Connected to acme-agent1", timeout=EVENT_TIMEOUT
         )
         phone.screenshot(path=str(artifacts_dir / "e2e-voice-connected.png"), full_page=True)
         phone.click("#sim-hangup")
         expect(phone.locator("#sim-status")).to_have_text("Completed", timeout=EVENT_TIMEOUT)
+        expect(softphone).to_have_text("Call ended", timeout=EVENT_TIMEOUT)
         page.reload()
         expect(page.get_by_test_id("interaction-state")).to_have_text(
             "Wrap-up", timeout=EVENT_TIMEOUT

@@ -20,9 +20,4 @@ class Migration(migrations.Migration):
             name='muted',
             field=models.BooleanField(default=False),
         ),
-        migrations.AddField(
-            model_name='simcall',
-            name='ring_deadline',
-            field=models.DateTimeField(blank=True, null=True),
-        ),
     ]
