@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "apps.desk",
     "apps.connectors",
     "apps.voicesim",
+    "apps.reports",
 ]
 
 MIDDLEWARE = [

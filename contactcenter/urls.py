@@ -64,6 +64,7 @@ urlpatterns = [
     path("accounts/preferences/", accounts_views.preferences_view, name="preferences"),
     path("notifications/", include("apps.notifications.urls")),
     path("desk/", include("apps.desk.urls")),
+    path("reports/", include("apps.reports.urls")),
     path("hooks/", include("apps.connectors.urls")),
     path("hooks/anymail/", include("anymail.urls")),  # ESP inbound e-mail (basic auth)
     path("widget/", include("apps.connectors.webchat_urls")),

@@ -1,0 +1,1 @@
+"""Analytics: KPIs, facts and rollups, exports, wallboard, alerts, scheduled reports."""
