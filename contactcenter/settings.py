@@ -229,6 +229,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.connectors.tasks.recordings_maintain_task",
         "schedule": timedelta(hours=1),
     },
+    "reports-rollup": {
+        "task": "apps.reports.tasks.reports_rollup_task",
+        "schedule": timedelta(minutes=1),
+    },
     "email-poll": {
         "task": "apps.connectors.tasks.email_poll_task",
         "schedule": timedelta(seconds=env.int("EMAIL_POLL_SECONDS", default=60)),
