@@ -44,7 +44,7 @@ def _select(where: str) -> str:
         LEFT JOIN queues_queue q ON q.id = f.queue_id
         WHERE f.organization_id = %(org)s AND {where}
         GROUP BY f.organization_id, f.bucket, f.queue_id, f.agent_id, f.channel, f.direction,
-            f.tier"""
+            f.tier"""  # noqa: S608
 
 
 def _params(organization_id: int, settings: ReportSettings) -> dict:

@@ -126,7 +126,7 @@ def rollups_rebuild(
             window.append("e2.at < %s")
             params.append(facts.db_time(end))
         conditions.append(
-            f"EXISTS (SELECT 1 FROM interactions_event e2 WHERE {' AND '.join(window)})"
+            f"EXISTS (SELECT 1 FROM interactions_event e2 WHERE {' AND '.join(window)})"  # noqa: S608
         )
     where = " AND ".join(conditions)
     touched, contacts = facts.facts_write(where=where, params=params)

@@ -15,7 +15,7 @@ from apps.reports.services import rollups_update_all
 from tests.factories import ContactFactory, OrganizationFactory, QueueFactory, UserFactory
 from tests.reports.stories import presence, story
 
-Q, O, A, H, W, C = (
+Q, OF, A, H, W, C = (
     State.QUEUED,
     State.OFFERED,
     State.ACTIVE,
@@ -63,7 +63,7 @@ def day(roles):
         contact=c1,
         agent=a,
         start=at(10),
-        steps=[(0, Q), (5, O), (10, A), (70, H), (100, A), (190, W), (220, C)],
+        steps=[(0, Q), (5, OF), (10, A), (70, H), (100, A), (190, W), (220, C)],
     )
     i2 = story(
         **common,
@@ -73,12 +73,12 @@ def day(roles):
         start=at(10 + 5 / 60),
         steps=[
             (0, Q),
-            (20, O),
+            (20, OF),
             (30, "declined"),
-            (35, O),
+            (35, OF),
             (40, A),
             (100, "transferred"),
-            (100, O),
+            (100, OF),
             (110, A),
             (170, W),
             (180, C),
