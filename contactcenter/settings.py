@@ -362,6 +362,8 @@ STORAGES = {
 }
 
 # --- REST API -----------------------------------------------------------------------------
+# Reports: a synchronous XLSX export of interactions stops here (CSV streams any size).
+REPORTS_XLSX_MAX_ROWS = env.int("REPORTS_XLSX_MAX_ROWS", default=50_000)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.accounts.authentication.ApiKeyAuthentication",
