@@ -276,10 +276,11 @@ def generate(args, org_id: int) -> dict:
         )
         queue_ids = [row[0] for row in cursor.fetchall()]
         cursor.execute("SET work_mem = '256MB'")
-        # Bulk load: secondary indexes of the event log are built once at the end.
+        # Bulk load: secondary indexes of the loaded tables are built once at the end.
         cursor.execute(
             """SELECT indexname, indexdef FROM pg_indexes
-            WHERE tablename = 'interactions_event' AND indexname <> 'interactions_event_pkey'"""
+            WHERE tablename IN ('interactions_event', 'interactions_interaction')
+                AND indexname NOT IN (SELECT conname FROM pg_constraint)"""
         )
         event_indexes = cursor.fetchall()
         for name, _definition in event_indexes:
@@ -331,7 +332,7 @@ def generate(args, org_id: int) -> dict:
         end = START + timedelta(days=args.days)
         cursor.execute(PRESENCE, {"org": org_id, "start": START, "end": end})
         presence = cursor.rowcount
-        log(f"presence events {presence:,}; building the event log's indexes")
+        log(f"presence events {presence:,}; building {len(event_indexes)} indexes")
         t = time.perf_counter()
         for _name, definition in event_indexes:
             cursor.execute(definition)
