@@ -161,7 +161,7 @@ PLAN = """
 CREATE UNLOGGED TABLE bench_plan AS
 SELECT g, p.*,
     p.t_queued + make_interval(secs => p.wait) AS t_answered
-FROM generate_series(%(lo)s, %(hi)s) AS g,
+FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS g,
 LATERAL (SELECT
     %(org)s::bigint AS org,
     %(contact0)s + abs(hashint8(g * 11 + 1)) %% %(contacts)s AS contact,
