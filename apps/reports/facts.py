@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 
-from apps.interactions.models import Event, Interaction
+from apps.interactions.models import Event
 from apps.reports.models import AgentStateRollup, InteractionFact
 
 BUCKET = 900  # seconds: 15 minutes
@@ -347,13 +347,3 @@ def _agent_states_postgresql(*, start: datetime, end: datetime, organization_id)
 
 def interaction_ids_where(ids: list[int]) -> tuple[str, list]:
     return f"i.id IN ({', '.join(['%s'] * len(ids))})", list(ids)
-
-
-__all__ = [
-    "BUCKET",
-    "Interaction",
-    "agent_states_write",
-    "facts_write",
-    "floor_time",
-    "repeat_gaps_update",
-]

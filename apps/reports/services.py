@@ -27,7 +27,6 @@ from apps.reports.rollups import (
     rollup_buckets,
     rollup_range,
 )
-from apps.reports.selectors import report_settings_get
 
 logger = logging.getLogger(__name__)
 
@@ -252,6 +251,3 @@ def _first_presence(organization_id: int | None):
     if organization_id is not None:
         qs = qs.filter(organization_id=organization_id)
     return qs.order_by("at").values_list("at", flat=True).first()
-
-
-__all__ = ["report_settings_get", "rollups_rebuild", "rollups_update", "rollups_update_all"]
