@@ -794,6 +794,8 @@ def call_log(*, interaction: Interaction) -> dict:
         "ended_at": getattr(ended, "at", None),
         "outcome": (ended.data.get("outcome") if ended else "") or "",
         "agent": interaction.assigned_agent_id,
+        "disposition": getattr(interaction.disposition, "code", None),
+        "comments": interaction.wrap_up_notes,
         "recordings": list(
             interaction.recordings.order_by("started_at", "pk").values_list(
                 "provider_sid", flat=True

@@ -134,13 +134,19 @@ def test_a_call_through_ivr_queue_agent_transfer_and_close(line, live_server):
     assert interaction.state == State.WRAP_UP
     bob_leg.refresh_from_db()
     assert bob_leg.status == "completed"
+    disposition = DispositionFactory(organization=interaction.organization)
     interaction_close(
         interaction=interaction,
         actor=second,
-        disposition=DispositionFactory(organization=interaction.organization),
+        disposition=disposition,
+        notes="Refund promised by Friday.",
     )
     interaction.refresh_from_db()
     assert interaction.state == State.CLOSED
+    closed = Event.objects.get(
+        interaction=interaction, type="interaction.state_changed", data__to="closed"
+    )
+    assert closed.data["notes"] == "Refund promised by Friday."
 
     types = set(Event.objects.filter(interaction=interaction).values_list("type", flat=True))
     assert {"call.ringing", "call.answered", "call.connected", "call.ended"} <= types
@@ -151,6 +157,7 @@ def test_a_call_through_ivr_queue_agent_transfer_and_close(line, live_server):
     assert log["caller"] == CALLER and log["outcome"] == "answered"
     assert log["ringing_at"] <= log["answered_at"] <= log["connected_at"] <= log["ended_at"]
     assert {"wait_seconds", "talk_seconds", "hold_seconds", "wrap_up_seconds"} <= set(log)
+    assert (log["disposition"], log["comments"]) == (disposition.code, "Refund promised by Friday.")
 
 
 def test_hold_from_the_desk_holds_the_callers_conference_leg(line, live_server):
