@@ -332,6 +332,7 @@ OBJECT_CASES = [
     Case("desk-contact", _contact, methods=("get", "post")),
     Case("desk-contact-call", _contact, methods=("post",)),
     Case("desk-hold", _interaction, methods=("post",)),
+    Case("desk-mute", _interaction, methods=("post",)),
     Case("desk-callback", _interaction, methods=("post",)),
     Case("desk-tags", _interaction, methods=("post",)),
     Case("desk-block", _interaction, methods=("post",)),

@@ -184,6 +184,40 @@ def test_hold_from_the_desk_holds_the_callers_conference_leg(line, live_server):
     assert types == ["call.hold", "call.resumed"]
 
 
+def test_an_agent_mutes_and_unmutes_their_own_leg_from_the_desk(line, live_server, client):
+    from django.urls import reverse
+
+    account, billing, _support = line
+    agent = agent_in_queue(billing, username="dora")
+    call = engine.sim_keys(call=_dial(account, live_server), keys="1", submit=True)
+    interaction = Interaction.objects.get(provider_ref=call.sid)
+    offer = Offer.objects.get(interaction=interaction, agent=agent, status="pending")
+    queue_services.offer_accept(offer=offer, agent=agent)
+    url = reverse("desk-mute", args=[interaction.pk])
+
+    client.force_login(agent)
+    page = client.get(reverse("desk-interaction", args=[interaction.pk])).content.decode()
+    assert 'data-testid="call-mute"' in page and "Mute my line" in page
+    page = client.post(url, {"muted": "1"}, HTTP_HX_REQUEST="true").content.decode()
+    leg = _leg_of(agent)
+    assert leg.muted and not SimCall.objects.get(sid=call.sid).muted  # the caller is not muted
+    assert "Unmute my line" in page
+    client.post(url, {"muted": "0"})
+    leg.refresh_from_db()
+    assert not leg.muted
+    types = Event.objects.filter(interaction=interaction, type__startswith="call.").values_list(
+        "type", flat=True
+    )
+    assert [t for t in types if t.endswith("muted")] == ["call.muted", "call.unmuted"]
+
+    # A colleague with no leg on the call: refused, nothing recorded.
+    colleague = UserFactory(organization=billing.organization, roles=[Role.AGENT, Role.SUPERVISOR])
+    client.force_login(colleague)
+    page = client.post(url, {"muted": "1"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "You are not on this call." in page
+    assert Event.objects.filter(interaction=interaction, type="call.muted").count() == 1
+
+
 def test_consult_holds_the_caller_conference_lets_all_hear_and_ending_hangs_up(line, live_server):
     from apps.interactions.models import Participant
 
