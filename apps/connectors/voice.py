@@ -555,6 +555,7 @@ def call_recorded(*, account: ChannelAccount, call_sid: str) -> str:
 def voicemail_handle(*, account: ChannelAccount, kind: str, fields: dict) -> str | None:
     """A voicemail's recording (a message, then the interaction goes to its queue to be called
     back) or its transcript (another message)."""
+    from apps.connectors.recording import recording_of_voicemail
     from apps.interactions.models import Message
     from apps.interactions.services import message_add
     from apps.queues.models import Queue
@@ -568,6 +569,7 @@ def voicemail_handle(*, account: ChannelAccount, kind: str, fields: dict) -> str
         if not text:
             return "ignored"
         with transaction.atomic():
+            recording_of_voicemail(interaction=interaction, fields=fields)
             message_add(
                 interaction=interaction,
                 direction=Direction.INBOUND,
@@ -587,6 +589,7 @@ def voicemail_handle(*, account: ChannelAccount, kind: str, fields: dict) -> str
     url = (fields.get("RecordingUrl") or "")[:500]
     duration = _int(fields.get("RecordingDuration"))
     with transaction.atomic():
+        recording_of_voicemail(interaction=interaction, fields=fields)
         message_add(
             interaction=interaction,
             direction=Direction.INBOUND,

@@ -468,6 +468,7 @@ class Recording(TenantModel, TimeStampedModel):
     class Source(models.TextChoices):
         AUTO = "auto", _("Automatic")
         ON_DEMAND = "on_demand", _("On demand")
+        VOICEMAIL = "voicemail", _("Voicemail")
 
     LIVE = (Status.IN_PROGRESS, Status.PAUSED)
 

@@ -2,16 +2,25 @@
 server, our REST calls (the real ``twilio`` client) to the simulator's API on the same server,
 the demo IVR, the queue, the desk's services for the agent side."""
 
-from datetime import time
+from datetime import time, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from apps.accounts.models import Role
 from apps.connectors import voice
 from apps.connectors.models import InboundEvent
+from apps.connectors.recording import recordings_purge_due
 from apps.flows.demo import DEMO_HOURS, demo_ivr_load
-from apps.interactions.models import Event, Interaction, Message, State
+from apps.interactions.models import (
+    Event,
+    Interaction,
+    Message,
+    Recording,
+    RecordingPolicy,
+    State,
+)
 from apps.interactions.services import interaction_close
 from apps.queues import services as queue_services
 from apps.queues.models import BusinessHours, BusinessHoursPeriod, Callback, Offer
@@ -279,6 +288,17 @@ def test_after_hours_the_caller_leaves_a_voicemail_routed_for_callback(line, liv
     assert interaction.data["voice"]["transcript"].startswith("My router")
     ended = Event.objects.get(interaction=interaction, type="call.ended")
     assert ended.data["outcome"] == "voicemail"
+
+    # The audio is a recording of the interaction: copied here, transcribed, and purged by
+    # the organization's retention like any other.
+    recording = Recording.objects.get(interaction=interaction)
+    assert (recording.source, recording.status, recording.duration) == ("voicemail", "completed", 5)
+    assert recording.file and recording.size > 0
+    assert recording.transcripts.get().text == "My router blinks red since this morning."
+    RecordingPolicy.objects.create(organization=interaction.organization, retention_days=30)
+    assert recordings_purge_due(now=timezone.now() + timedelta(days=31)) == 1
+    recording.refresh_from_db()
+    assert recording.status == "purged" and not recording.file
 
 
 def test_callback_keeping_the_place_from_the_waiting_loop(line, live_server):
