@@ -17,7 +17,7 @@ from apps.accounts.models import Organization, Role
 from apps.core.realtime import organization_group, publish
 from apps.notifications.models import Notification
 from apps.notifications.services import notification_send
-from apps.reports.live import LiveBoard, live_board
+from apps.reports.live import LiveBoard, live_board, organization_zone
 from apps.reports.models import AlertIncident, AlertRule, LiveMetric
 
 logger = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def alert_email_send(*, incident: AlertIncident, kind: str) -> int:
                 body = _describe(rule, incident.value)
             when = timezone.localtime(
                 incident.resolved_at if kind == RESOLVED else incident.opened_at,
-                timezone=_zone(incident.organization),
+                timezone=organization_zone(incident.organization),
             )
             body += "\n\n" + _("At %(time)s. The wallboard: %(url)s") % {
                 "time": when.strftime("%Y-%m-%d %H:%M"),
@@ -122,12 +122,6 @@ def alert_email_send(*, incident: AlertIncident, kind: str) -> int:
     if not messages:
         return 0
     return get_connection().send_messages(messages) or 0
-
-
-def _zone(organization):
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(organization.time_zone or "UTC")
 
 
 def _board_changed(organization_id: int) -> None:

@@ -8,6 +8,8 @@ many arrive within ``WALLBOARD_COALESCE_SECONDS``, the board is read and sent on
 import asyncio
 
 from channels.db import database_sync_to_async
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 
 from apps.core.realtime import organization_group, queue_group
 from apps.notifications.consumers import LiveConsumer
@@ -47,12 +49,19 @@ class WallboardConsumer(LiveConsumer):
         await super().disconnect(code)
 
     async def _board(self) -> None:
-        from apps.reports.live import wallboard
+        """Read and render the board (in the user's language, the organization's time)."""
+        from apps.reports.live import organization_zone, wallboard
 
-        board = await database_sync_to_async(
-            lambda: wallboard(organization=self.user.organization)
-        )()
-        await self.send_fragment("reports/_wallboard.html", {"board": board, "oob": True})
+        def render() -> str:
+            organization = self.user.organization
+            board = wallboard(organization=organization)
+            with (
+                translation.override(self.language),
+                timezone.override(organization_zone(organization)),
+            ):
+                return render_to_string("reports/_wallboard.html", {"board": board, "oob": True})
+
+        await self.send(text_data=await database_sync_to_async(render)())
 
     def _board_soon(self) -> None:
         if self._board_task is None or self._board_task.done():

@@ -255,6 +255,12 @@ def wallboard(*, organization, now=None) -> Wallboard:
     )
 
 
+def organization_zone(organization):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(organization.time_zone or "UTC")
+
+
 def wallboard_allowed(user) -> bool:
     """Who sees the wallboard: people of an organization whose role grants it (not agents)."""
     return (

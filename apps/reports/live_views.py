@@ -4,8 +4,9 @@
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
+from django.utils import timezone
 
-from apps.reports.live import wallboard, wallboard_allowed
+from apps.reports.live import organization_zone, wallboard, wallboard_allowed
 
 
 @login_required
@@ -16,8 +17,11 @@ def wallboard_view(request):
         raise PermissionDenied
     context = {"board": wallboard(organization=request.organization)}
     if request.htmx:
-        return render(request, "reports/_wallboard.html", context)
-    template = (
-        "reports/wallboard_tv.html" if request.GET.get("tv") == "1" else "reports/wallboard.html"
-    )
-    return render(request, template, context)
+        template = "reports/_wallboard.html"
+    elif request.GET.get("tv") == "1":
+        template = "reports/wallboard_tv.html"
+    else:
+        template = "reports/wallboard.html"
+    # The board speaks the organization's time, the one its "today" is cut in.
+    with timezone.override(organization_zone(request.organization)):
+        return render(request, template, context)
