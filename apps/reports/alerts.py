@@ -138,7 +138,7 @@ def alert_rule_evaluate(*, rule: AlertRule, board: LiveBoard, now=None) -> str:
     now = now or timezone.now()
     # Evaluations of one rule take turns (PostgreSQL row lock; SQLite serialises writers).
     rule = (
-        AlertRule.objects.select_for_update()
+        AlertRule.objects.select_for_update(of=("self",))
         .select_related("queue", "organization")
         .filter(pk=rule.pk, is_active=True)
         .first()
