@@ -17,6 +17,7 @@ from apps.notifications.models import Notification
 from apps.reports import alerts
 from apps.reports.live_tasks import alerts_evaluate_task
 from apps.reports.models import AlertIncident, AlertRule, LiveMetric
+from tests.connectors.mailservers import smtp_fixture  # noqa: F401 (fixture)
 from tests.factories import InteractionFactory, OrganizationFactory, QueueFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -297,3 +298,20 @@ def test_concurrent_evaluations_notify_once(center):
     assert AlertIncident.objects.filter(rule=rule).count() == 1
     assert Notification.objects.filter(recipient=people[Role.SUPERVISOR]).count() == 1
     assert len(mail.outbox) == 1
+
+
+def test_alert_email_goes_through_a_real_smtp_server(
+    center, settings, smtp, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    queue, people, _ = center
+    _rule(queue)
+    _waiting(queue, 3)
+    _evaluate(django_capture_on_commit_callbacks)
+    ((mail_from, rcpt_tos, message),) = smtp.received
+    assert rcpt_tos == [people[Role.SUPERVISOR].email]
+    assert message["Subject"] == "Alert: Too many waiting"
+    assert "3 waiting (alert above 2), all queues." in message.get_content()
