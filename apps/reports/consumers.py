@@ -54,11 +54,11 @@ class WallboardConsumer(LiveConsumer):
 
         def render() -> str:
             organization = self.user.organization
-            board = wallboard(organization=organization)
             with (
                 translation.override(self.language),
                 timezone.override(organization_zone(organization)),
             ):
+                board = wallboard(organization=organization)  # labels in the user's language
                 return render_to_string("reports/_wallboard.html", {"board": board, "oob": True})
 
         await self.send(text_data=await database_sync_to_async(render)())

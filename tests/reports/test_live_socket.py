@@ -196,3 +196,23 @@ def test_the_supervisor_page_ignores_wallboard_ticks(queue):
             await communicator.disconnect()
 
     async_to_sync(scenario)()
+
+
+def test_the_board_comes_in_the_users_language(queue):
+    supervisor = UserFactory(
+        organization=queue.organization, roles=[Role.SUPERVISOR], language="fr"
+    )
+    InteractionFactory(contact__organization=queue.organization, queue=queue, channel="email")
+    _enqueue(queue)
+    headers = _headers(supervisor)
+
+    async def scenario():
+        board, connected, _ = await _connect(headers)
+        assert connected
+        try:
+            html = await board.receive_from(timeout=5)
+            assert "Chat web" in html  # the channel's name, from the model's choices
+        finally:
+            await board.disconnect()
+
+    async_to_sync(scenario)()
