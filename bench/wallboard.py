@@ -154,6 +154,19 @@ def measure(org, start, runs: int) -> dict:
     return {"board": board, "alerts": evaluate, "raw": baseline}
 
 
+def drop_database(url: str, name: str) -> None:
+    """Autovacuum may still be analysing the rows just loaded (a backend we may not end)."""
+    import psycopg
+
+    for _ in range(30):
+        try:
+            recreate_database(url, name, drop_only=True)
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            time.sleep(2)
+    print(f"could not drop {name}: drop it by hand")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -203,7 +216,7 @@ def main(argv=None) -> int:
 
         connections.close_all()
         if not args.keep:
-            recreate_database(url, args.db_name, drop_only=True)
+            drop_database(url, args.db_name)
         if started:
             stop_services()
     return 0
