@@ -7,6 +7,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.utils import timezone
 
 from apps.accounts.models import Role
 from apps.notifications.services import notification_send
@@ -212,6 +213,43 @@ def test_the_board_comes_in_the_users_language(queue):
         try:
             html = await board.receive_from(timeout=5)
             assert "Chat web" in html  # the channel's name, from the model's choices
+        finally:
+            await board.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_an_alert_opening_shows_on_open_boards(queue):
+    from apps.reports.alerts import alerts_evaluate
+    from apps.reports.models import AlertRule
+
+    supervisor = UserFactory(organization=queue.organization, roles=[Role.SUPERVISOR])
+    AlertRule.objects.create(
+        organization=queue.organization, name="Line too long", metric="waiting", threshold=0
+    )
+    headers = _headers(supervisor)
+
+    def breach():
+        # Queued without a socket event of its own: only the alert tells the board.
+        InteractionFactory(
+            contact__organization=queue.organization,
+            queue=queue,
+            state="queued",
+            queued_at=timezone.now(),
+        )
+        alerts_evaluate()
+
+    async def scenario():
+        board, connected, _ = await _connect(headers)
+        assert connected
+        try:
+            assert "Line too long" not in await board.receive_from(timeout=5)
+            await database_sync_to_async(breach)()
+            # The supervisor's notification (count, toast) comes too, then the board.
+            received = [await board.receive_from(timeout=5) for _ in range(2)]
+            (html,) = [h for h in received if 'id="wallboard"' in h]
+            assert 'data-testid="incidents"' in html and "Line too long" in html
+            assert any('id="notification-badge"' in h for h in received)
         finally:
             await board.disconnect()
 
