@@ -62,11 +62,11 @@ def test_a_supervisors_board_updates_when_an_interaction_is_queued(queue):
         board, connected, _ = await _connect(headers)
         assert connected
         try:
-            first = await board.receive_from(timeout=5)  # the board as it is, at once
+            first = await board.receive_from(timeout=10)  # the board as it is, at once
             assert 'id="wallboard" class="wallboard" hx-swap-oob="true"' in first
             assert _waiting(first, queue) == 0
             await database_sync_to_async(_enqueue)(queue)
-            html = await board.receive_from(timeout=5)
+            html = await board.receive_from(timeout=10)
             assert _waiting(html, queue) == 1
         finally:
             await board.disconnect()
@@ -83,9 +83,9 @@ def test_a_burst_of_events_makes_one_update(queue):
         board, connected, _ = await _connect(headers)
         assert connected
         try:
-            await board.receive_from(timeout=5)
+            await board.receive_from(timeout=10)
             await database_sync_to_async(_enqueue)(queue, 8)
-            html = await board.receive_from(timeout=5)
+            html = await board.receive_from(timeout=10)
             assert _waiting(html, queue) == 8
             assert await board.receive_nothing(timeout=1.5)
         finally:
@@ -103,13 +103,13 @@ def test_presence_changes_and_beat_ticks_update_the_board(queue):
         board, connected, _ = await _connect(headers)
         assert connected
         try:
-            assert "Available" not in await board.receive_from(timeout=5)
+            assert "Available" not in await board.receive_from(timeout=10)
             await database_sync_to_async(services.presence_set)(
                 agent=agent, status=PresenceStatus.AVAILABLE
             )
-            assert "Available" in await board.receive_from(timeout=5)
+            assert "Available" in await board.receive_from(timeout=10)
             await database_sync_to_async(wallboards_tick)()
-            assert 'id="wallboard"' in await board.receive_from(timeout=5)
+            assert 'id="wallboard"' in await board.receive_from(timeout=10)
         finally:
             await board.disconnect()
 
@@ -149,7 +149,7 @@ def test_another_organizations_supervisor_hears_nothing_of_it(queue):
         board, connected, _ = await _connect(headers)
         assert connected
         try:
-            first = await board.receive_from(timeout=5)
+            first = await board.receive_from(timeout=10)
             assert "Billing" not in first
             await database_sync_to_async(_enqueue)(queue)
             assert await board.receive_nothing(timeout=1.5)
@@ -168,9 +168,9 @@ def test_notifications_still_arrive_on_the_wallboard(queue):
         board, connected, _ = await _connect(headers)
         assert connected
         try:
-            await board.receive_from(timeout=5)
+            await board.receive_from(timeout=10)
             await database_sync_to_async(notification_send)(recipient=supervisor, title="Hello")
-            assert "Hello" in await board.receive_from(timeout=5)
+            assert "Hello" in await board.receive_from(timeout=10)
         finally:
             await board.disconnect()
 
@@ -187,12 +187,12 @@ def test_the_supervisor_page_ignores_wallboard_ticks(queue):
         connected, _ = await communicator.connect()
         assert connected
         try:
-            await communicator.receive_from(timeout=5)  # the panels
+            await communicator.receive_from(timeout=10)  # the panels
             await database_sync_to_async(wallboards_tick)()
             assert await communicator.receive_nothing(timeout=0.5)
             # Still alive: an event it handles still comes through.
             await database_sync_to_async(notification_send)(recipient=supervisor, title="Still")
-            assert "Still" in await communicator.receive_from(timeout=5)
+            assert "Still" in await communicator.receive_from(timeout=10)
         finally:
             await communicator.disconnect()
 
@@ -211,7 +211,7 @@ def test_the_board_comes_in_the_users_language(queue):
         board, connected, _ = await _connect(headers)
         assert connected
         try:
-            html = await board.receive_from(timeout=5)
+            html = await board.receive_from(timeout=10)
             assert "Chat web" in html  # the channel's name, from the model's choices
         finally:
             await board.disconnect()
@@ -243,10 +243,10 @@ def test_an_alert_opening_shows_on_open_boards(queue):
         board, connected, _ = await _connect(headers)
         assert connected
         try:
-            assert "Line too long" not in await board.receive_from(timeout=5)
+            assert "Line too long" not in await board.receive_from(timeout=10)
             await database_sync_to_async(breach)()
             # The supervisor's notification (count, toast) comes too, then the board.
-            received = [await board.receive_from(timeout=5) for _ in range(2)]
+            received = [await board.receive_from(timeout=10) for _ in range(2)]
             (html,) = [h for h in received if 'id="wallboard"' in h]
             assert 'data-testid="incidents"' in html and "Line too long" in html
             assert any('id="notification-badge"' in h for h in received)
