@@ -114,6 +114,19 @@ class AlertRule(TenantModel):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(threshold__gte=0)
+                & (
+                    Q(metric__in=[LiveMetric.WAITING, LiveMetric.LONGEST_WAIT])
+                    | Q(threshold__lte=100)
+                ),
+                name="alert_rule_threshold_in_range",
+                violation_error_message=_(
+                    "The threshold cannot be negative, and a percentage is at most 100."
+                ),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

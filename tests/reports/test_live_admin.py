@@ -83,3 +83,14 @@ def test_agents_have_no_admin_for_it(client, agent_a):
     client.force_login(agent_a)
     response = client.get(reverse("admin:reports_wallboardthreshold_changelist"))
     assert response.status_code in (302, 403)
+
+
+def test_a_percentage_above_100_is_refused(client, supervisor_a):
+    client.force_login(supervisor_a)
+    response = client.post(
+        reverse("admin:reports_alertrule_add"),
+        {"name": "SLA", "metric": "service_level", "threshold": "120", "cooldown_minutes": "15"},
+    )
+    assert response.status_code == 200
+    assert "a percentage is at most 100" in response.content.decode()
+    assert not AlertRule.objects.exists()
