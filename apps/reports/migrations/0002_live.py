@@ -8,8 +8,6 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
-    initial = True
-
     dependencies = [
         ('accounts', '0006_organization_default_voice_number'),
         ('queues', '0009_queue_caller_id_callback_attempts'),
