@@ -1,0 +1,1 @@
+from apps.reports.admin_live import *  # noqa
