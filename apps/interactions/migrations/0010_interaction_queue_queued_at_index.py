@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("interactions", "0008_recording_transcript_policy"),
+        ("interactions", "0009_recording_source_voicemail"),
     ]
 
     operations = [
