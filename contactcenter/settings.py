@@ -233,6 +233,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.reports.tasks.reports_rollup_task",
         "schedule": timedelta(minutes=1),
     },
+    "wallboard-tick": {
+        "task": "apps.reports.live_tasks.wallboard_tick_task",
+        "schedule": timedelta(seconds=env.int("WALLBOARD_TICK_SECONDS", default=5)),
+    },
+    "alerts-evaluate": {
+        "task": "apps.reports.live_tasks.alerts_evaluate_task",
+        "schedule": timedelta(seconds=30),
+    },
     "email-poll": {
         "task": "apps.connectors.tasks.email_poll_task",
         "schedule": timedelta(seconds=env.int("EMAIL_POLL_SECONDS", default=60)),

@@ -165,16 +165,42 @@ _PEOPLE_WRITE = [
     "accounts.delete_team",
 ]
 
+# The live wallboard and its alerts: managers watch, supervisors (and admins) set thresholds.
+_LIVE_READ = [
+    "reports.view_wallboard",
+    "reports.view_wallboardthreshold",
+    "reports.view_alertrule",
+    "reports.view_alertincident",
+]
+_LIVE_CONFIG = [
+    "reports.add_wallboardthreshold",
+    "reports.change_wallboardthreshold",
+    "reports.delete_wallboardthreshold",
+    "reports.add_alertrule",
+    "reports.change_alertrule",
+    "reports.delete_alertrule",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.AGENT: _AGENT,
-    Role.SUPERVISOR: [*_AGENT, *_CENTER_READ, *_PEOPLE_READ, *_PEOPLE_WRITE, *_CENTER_CONFIG],
-    Role.MANAGER: [*_AGENT, *_CENTER_READ, *_PEOPLE_READ],
+    Role.SUPERVISOR: [
+        *_AGENT,
+        *_CENTER_READ,
+        *_PEOPLE_READ,
+        *_PEOPLE_WRITE,
+        *_CENTER_CONFIG,
+        *_LIVE_READ,
+        *_LIVE_CONFIG,
+    ],
+    Role.MANAGER: [*_AGENT, *_CENTER_READ, *_PEOPLE_READ, *_LIVE_READ],
     Role.ADMIN: [
         *_AGENT,
         *_CENTER_READ,
         *_PEOPLE_READ,
         *_PEOPLE_WRITE,
         *_CENTER_CONFIG,
+        *_LIVE_READ,
+        *_LIVE_CONFIG,
         "contacts.delete_contactnote",
         "contacts.add_contactfield",
         "contacts.change_contactfield",

@@ -71,7 +71,7 @@ def caller_id_for(*, organization, queue=None) -> ChannelAccount | None:
 # --- Who may call whom --------------------------------------------------------------------------
 
 
-def _agent_check(agent, organization) -> None:
+def _agent_check(agent, organization, *, require_agent: bool = True) -> None:
     from apps.accounts.models import Role
     from apps.core.features import feature_enabled
 
@@ -79,7 +79,7 @@ def _agent_check(agent, organization) -> None:
         agent is None
         or not agent.is_active
         or agent.organization_id != organization.pk
-        or not agent.has_role(Role.AGENT)
+        or (require_agent and not agent.has_role(Role.AGENT))
     ):
         raise ValidationError(_("Only the organization's agents may place calls."), code="agent")
     if not feature_enabled(organization, "channel_voice"):
@@ -541,14 +541,24 @@ def softphone_token(*, agent, ttl: int = TOKEN_TTL_SECONDS) -> dict:
     "identity", "ttl"}`` (an access token with a Voice grant: incoming calls to
     ``client:<username>``, outgoing calls through the number's TwiML App), or ``{"mode":
     "simulated", "identity"}`` for a simulated number (the desk talks to the simulator).
-    Refused for someone who is not an agent, or when the number lacks the credentials."""
+    Refused for someone who is not an agent (a supervisor gets one that only receives: the
+    legs of live monitoring), or when the number lacks the credentials."""
     from twilio.jwt.access_token import AccessToken
     from twilio.jwt.access_token.grants import VoiceGrant
+
+    from apps.accounts.models import Role
 
     organization = agent.organization
     if organization is None:
         raise ValidationError(_("Only the organization's agents may place calls."), code="agent")
-    _agent_check(agent, organization)
+    places_calls = agent.has_role(Role.AGENT)
+    # A supervisor who is not an agent still answers the legs of live monitoring here: their
+    # token only receives (and the TwiML App webhook checks the agent again anyway).
+    _agent_check(
+        agent,
+        organization,
+        require_agent=not agent.has_perm("interactions.supervise_interaction"),
+    )
     account = softphone_account(organization=organization)
     if account is None:
         raise ValidationError(_("The organization has no voice number."), code="no_number")
@@ -567,7 +577,8 @@ def softphone_token(*, agent, ttl: int = TOKEN_TTL_SECONDS) -> dict:
             code="not_configured",
         )
     token = AccessToken(account_sid, key_sid, secret, identity=identity, ttl=ttl)
-    token.add_grant(VoiceGrant(outgoing_application_sid=app_sid, incoming_allow=True))
+    outgoing = {"outgoing_application_sid": app_sid} if places_calls else {}
+    token.add_grant(VoiceGrant(incoming_allow=True, **outgoing))
     return {"mode": "twilio", "identity": identity, "token": token.to_jwt(), "ttl": ttl}
 
 

@@ -415,6 +415,44 @@ def recording_status_handle(*, account: ChannelAccount, fields: dict) -> str | N
     return None
 
 
+def recording_of_voicemail(*, interaction: Interaction, fields: dict) -> Recording | None:
+    """A voicemail's audio is a recording like any other: listed on the interaction with its
+    player and transcript, copied into our storage, and purged by the retention. Called with
+    the voicemail's recording callback (``RecordingUrl``) and again with its transcription
+    (``TranscriptionText``); both are idempotent."""
+    sid = (fields.get("RecordingSid") or "")[:64]
+    if not sid:
+        return None
+    recording = _recording_row(
+        interaction=interaction,
+        sid=sid,
+        call_sid=(fields.get("CallSid") or "")[:64],
+        source=Recording.Source.VOICEMAIL,
+    )
+    if fields.get("TranscriptionSid"):
+        _transcript_store(recording, fields)
+        return recording
+    url = (fields.get("RecordingUrl") or "")[:500]
+    with transaction.atomic():
+        recording = Recording.objects.select_for_update().get(pk=recording.pk)
+        if recording.status != Recording.Status.IN_PROGRESS:
+            return recording  # already completed (a replay), or purged
+        now = timezone.now()
+        recording.duration = _int(fields.get("RecordingDuration"))
+        recording.status = Recording.Status.COMPLETED if url else Recording.Status.ABSENT
+        recording.media_url = url
+        recording.started_at = now - timedelta(seconds=recording.duration)
+        recording.ended_at = now
+        recording.save()
+        _event(recording, "recording.completed", status=recording.status)
+        if url:
+            from apps.connectors.tasks import recording_download_task
+
+            pk = recording.pk
+            transaction.on_commit(lambda: recording_download_task.delay(pk), robust=True)
+    return recording
+
+
 def _int(value) -> int:
     try:
         return max(0, int(value or 0))

@@ -555,6 +555,7 @@ def call_recorded(*, account: ChannelAccount, call_sid: str) -> str:
 def voicemail_handle(*, account: ChannelAccount, kind: str, fields: dict) -> str | None:
     """A voicemail's recording (a message, then the interaction goes to its queue to be called
     back) or its transcript (another message)."""
+    from apps.connectors.recording import recording_of_voicemail
     from apps.interactions.models import Message
     from apps.interactions.services import message_add
     from apps.queues.models import Queue
@@ -568,6 +569,7 @@ def voicemail_handle(*, account: ChannelAccount, kind: str, fields: dict) -> str
         if not text:
             return "ignored"
         with transaction.atomic():
+            recording_of_voicemail(interaction=interaction, fields=fields)
             message_add(
                 interaction=interaction,
                 direction=Direction.INBOUND,
@@ -587,6 +589,7 @@ def voicemail_handle(*, account: ChannelAccount, kind: str, fields: dict) -> str
     url = (fields.get("RecordingUrl") or "")[:500]
     duration = _int(fields.get("RecordingDuration"))
     with transaction.atomic():
+        recording_of_voicemail(interaction=interaction, fields=fields)
         message_add(
             interaction=interaction,
             direction=Direction.INBOUND,
@@ -794,6 +797,8 @@ def call_log(*, interaction: Interaction) -> dict:
         "ended_at": getattr(ended, "at", None),
         "outcome": (ended.data.get("outcome") if ended else "") or "",
         "agent": interaction.assigned_agent_id,
+        "disposition": getattr(interaction.disposition, "code", None),
+        "comments": interaction.wrap_up_notes,
         "recordings": list(
             interaction.recordings.order_by("started_at", "pk").values_list(
                 "provider_sid", flat=True
@@ -992,6 +997,53 @@ def voice_sync(*, interaction_id: int) -> dict:
         _customer_hold(rest, account, interaction, voice["call"], hold)
         done["hold"] = hold
     return done
+
+
+def call_mute(*, interaction: Interaction, agent, muted: bool) -> bool:
+    """Mute or unmute an agent's own leg in the call's conference, from the desk: the same
+    for an agent on a phone number as in the browser softphone. Records ``call.muted`` or
+    ``call.unmuted``; raises ValidationError when the agent has no leg on this call or the
+    provider refuses (nothing is recorded then)."""
+    voice = _voice(interaction)
+    leg = (voice.get("legs") or {}).get(str(agent.pk), "")
+    if interaction.state not in (State.ACTIVE, State.ON_HOLD) or leg in ("", "pending", "failed"):
+        raise ValidationError(_("You are not on this call."), code="no_leg")
+    account = ChannelAccount.objects.filter(
+        organization_id=interaction.organization_id, pk=voice.get("account")
+    ).first()
+    if account is None:
+        raise ValidationError(_("This call's number is gone."), code="no_number")
+    rest = twilio_voice.client(account, base=voice.get("base", ""))
+    try:
+        conferences = rest.conferences.list(
+            friendly_name=conference_name(interaction), status="in-progress", limit=1
+        )
+        if not conferences:
+            raise ValidationError(_("This call is not live."), code="not_live")
+        rest.conferences(conferences[0].sid).participants(leg).update(muted=muted)
+    except (TwilioRestException, OSError) as exc:
+        logger.warning(
+            "voice.mute_failed", extra={"interaction": interaction.pk, "error": str(exc)}
+        )
+        raise ValidationError(
+            _("The call could not be changed; try again."), code="provider"
+        ) from exc
+    with transaction.atomic():
+        fresh = Interaction.objects.select_for_update().get(pk=interaction.pk)
+        state = dict((fresh.data or {}).get("voice") or {})
+        others = [a for a in state.get("muted") or [] if a != agent.pk]
+        state["muted"] = [*others, agent.pk] if muted else others
+        fresh.data = {**(fresh.data or {}), "voice": state}
+        fresh.save(update_fields=["data", "updated_at"])
+        interaction.data = fresh.data
+        event_record(
+            organization=interaction.organization,
+            type="call.muted" if muted else "call.unmuted",
+            interaction=interaction,
+            actor=agent,
+            data={"agent": agent.pk, "call": leg},
+        )
+    return muted
 
 
 def _customer_hold(rest, account, interaction, call_sid: str, hold: bool) -> None:

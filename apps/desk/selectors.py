@@ -203,13 +203,13 @@ def supervisor_overview(*, organization, waiting_limit: int = 50) -> SupervisorO
     longest wait and today's service level; the longest-waiting interactions. A fixed number
     of queries, whatever the number of agents and queues."""
     from collections import Counter
-    from datetime import timedelta
 
     from django.contrib.auth import get_user_model
     from django.db.models import Count
 
     from apps.queues.models import PresenceStatus, Queue
-    from apps.queues.services import BUSY_STATES, queue_live_summaries
+    from apps.queues.selectors import LiveFigures, queue_live_figures
+    from apps.queues.services import BUSY_STATES
 
     now = timezone.now()
     people = list(
@@ -248,33 +248,22 @@ def supervisor_overview(*, organization, waiting_limit: int = 50) -> SupervisorO
     agents.sort(key=lambda a: (order.get(a.status, 5), -a.in_hand))
 
     queues = list(Queue.objects.filter(organization=organization, is_active=True).order_by("name"))
-    live = queue_live_summaries([q.pk for q in queues])
-    start_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    answered: Counter = Counter()
-    within: Counter = Counter()
-    abandoned: Counter = Counter()
-    sla = {q.pk: timedelta(seconds=q.sla_seconds) for q in queues}
-    for queue_id, state, queued_at, answered_at in Interaction.objects.filter(
-        organization=organization, queue__in=queues, queued_at__gte=start_of_day
-    ).values_list("queue_id", "state", "queued_at", "answered_at"):
-        if answered_at is not None:
-            answered[queue_id] += 1
-            within[queue_id] += (answered_at - queued_at) <= sla[queue_id]
-        elif state == State.ABANDONED:
-            abandoned[queue_id] += 1
-    rows = []
-    for q in queues:
-        handled = answered[q.pk] + abandoned[q.pk]
-        rows.append(
-            QueueRow(
-                queue=q,
-                waiting=live[q.pk]["waiting"],
-                offered=live[q.pk]["offered"],
-                longest_wait_seconds=live[q.pk]["longest_wait_seconds"],
-                answered_today=answered[q.pk],
-                service_level_percent=round(100 * within[q.pk] / handled) if handled else None,
-            )
+    totals = {q.pk: LiveFigures() for q in queues}
+    for (queue_id, _channel), cell in queue_live_figures(
+        organization=organization, queues=queues, now=now
+    ).items():
+        totals[queue_id].add(cell)
+    rows = [
+        QueueRow(
+            queue=q,
+            waiting=totals[q.pk].waiting,
+            offered=totals[q.pk].ringing,
+            longest_wait_seconds=totals[q.pk].longest_wait_seconds(now),
+            answered_today=totals[q.pk].answered_today,
+            service_level_percent=totals[q.pk].service_level_percent,
         )
+        for q in queues
+    ]
     waiting = list(
         Interaction.objects.filter(organization=organization, state=State.QUEUED)
         .select_related("contact", "queue")

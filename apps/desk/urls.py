@@ -21,6 +21,7 @@ urlpatterns = [
         name="desk-participant",
     ),
     path("interactions/<int:pk>/hold/", views.desk_hold_view, name="desk-hold"),
+    path("interactions/<int:pk>/mute/", views.desk_mute_view, name="desk-mute"),
     path("interactions/<int:pk>/callback/", views.desk_callback_view, name="desk-callback"),
     path("interactions/<int:pk>/tags/", views.desk_tags_view, name="desk-tags"),
     path("interactions/<int:pk>/notes/", views.desk_note_view, name="desk-note"),

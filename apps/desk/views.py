@@ -215,6 +215,18 @@ def _recordings_context(interaction) -> dict:
     return {"recordings": recordings, "live_recording": live, "is_call": True}
 
 
+def _call_context(user, interaction) -> dict:
+    """On a call: whether the user has a leg in it to mute, and whether it is muted."""
+    if interaction.channel != Channel.VOICE:
+        return {}
+    voice = (interaction.data or {}).get("voice") or {}
+    leg = (voice.get("legs") or {}).get(str(user.pk), "")
+    return {
+        "call_leg": leg not in ("", "pending", "failed"),
+        "call_muted": user.pk in (voice.get("muted") or []),
+    }
+
+
 def _whatsapp_context(interaction) -> dict:
     """On WhatsApp: whether free text may go (24-hour window) and the approved templates."""
     if interaction.channel != "whatsapp":
@@ -258,6 +270,7 @@ def conversation_context(user, interaction) -> dict:
         "video_possible": _video_possible(interaction),
         **_whatsapp_context(interaction),
         **_recordings_context(interaction),
+        **_call_context(user, interaction),
         "queues": list(
             Queue.objects.filter(
                 organization_id=interaction.organization_id, is_active=True
@@ -649,6 +662,24 @@ def desk_hold_view(request, pk: int):
             interaction_transition(interaction=interaction, to=target, actor=request.user)
         except ValidationError as exc:
             error = _error_text(exc)
+    return _conversation_response(request, interaction, error_key="action_error", error=error)
+
+
+@login_required
+@require_POST
+def desk_mute_view(request, pk: int):
+    """Mute (``muted=1``) or unmute (``muted=0``) the user's own leg of a live call."""
+    from apps.connectors.voice import call_mute
+
+    _agent(request)
+    interaction = selectors.desk_interaction_get(user=request.user, interaction_id=pk, joined=True)
+    error = ""
+    try:
+        call_mute(
+            interaction=interaction, agent=request.user, muted=request.POST.get("muted") == "1"
+        )
+    except ValidationError as exc:
+        error = _error_text(exc)
     return _conversation_response(request, interaction, error_key="action_error", error=error)
 
 

@@ -196,6 +196,9 @@ class Interaction(TenantModel, TimeStampedModel):
             models.Index(fields=["assigned_agent", "state"]),
             # The queue's waiting line (see routing_rank).
             models.Index(fields=["queue", "state", "routing_rank"]),
+            # Today's figures of a queue (the wallboard, queue statistics, alerts): a range on
+            # queued_at per queue instead of every row the queue ever had.
+            models.Index(fields=["queue", "queued_at"], name="interaction_queue_queued_at"),
         ]
         permissions = [("supervise_interaction", "Can assign and move interactions")]
 
@@ -468,6 +471,7 @@ class Recording(TenantModel, TimeStampedModel):
     class Source(models.TextChoices):
         AUTO = "auto", _("Automatic")
         ON_DEMAND = "on_demand", _("On demand")
+        VOICEMAIL = "voicemail", _("Voicemail")
 
     LIVE = (Status.IN_PROGRESS, Status.PAUSED)
 

@@ -358,7 +358,11 @@ def interaction_close(
         interaction=interaction,
         to=State.CLOSED,
         actor=actor,
-        data={"disposition": getattr(disposition, "code", None)},
+        # The agent's comments travel with the event: call logs and reports read them there.
+        data={
+            "disposition": getattr(disposition, "code", None),
+            "notes": interaction.wrap_up_notes,
+        },
     )
     webhook_emit(
         organization=interaction.organization,

@@ -108,6 +108,9 @@ class LiveConsumer(AuthenticatedConsumer):
         if self.supervisor:
             self._supervisor_soon()
 
+    async def wallboard_changed(self, event) -> None:
+        """A wallboard tick or alert (apps.reports): the supervisor page shows neither."""
+
     # --- Team chat: a new message of the open room is appended to its thread.
 
     async def chat_message(self, event) -> None:

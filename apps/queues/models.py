@@ -427,7 +427,9 @@ class Callback(TenantModel, TimeStampedModel):
         default=0, help_text=_("How many times the customer was dialled.")
     )
     last_outcome = models.CharField(
-        max_length=12, blank=True, help_text=_("answered, no-answer, busy or failed.")
+        max_length=20,
+        blank=True,
+        help_text=_("answered, no-answer, busy, failed or agent-unreached (not counted)."),
     )
 
     class Meta:

@@ -1187,24 +1187,35 @@ def callback_schedule(
 
 
 TRANSITIONS_TO_CALLBACK = (State.NEW, State.QUEUED, State.ABANDONED)
+# Outcomes of a dialled callback where the customer's phone never rang.
+CALLBACK_NOT_DIALLED = ("agent-unreached",)
 
 
 @transaction.atomic
 def callback_attempt_record(*, callback: Callback, outcome: str, now=None) -> Callback:
     """The customer was dialled: answered → done; no answer, busy or failed → tried again
-    after the queue's retry delay while attempts remain, else given up ("Not reached")."""
+    after the queue's retry delay while attempts remain, else given up ("Not reached"). When
+    the agent's own phone was not answered the customer was never dialled: no attempt counts."""
     now = now or timezone.now()
     callback = Callback.objects.select_for_update().select_related("queue").get(pk=callback.pk)
-    callback.attempts += 1
-    callback.last_outcome = outcome[:12]
+    callback.last_outcome = outcome[:20]
     changed = ["attempts", "last_outcome", "status", "updated_at"]
-    if outcome == "answered":
+    if outcome in CALLBACK_NOT_DIALLED:
+        # The agent's phone was never answered, so the customer was not dialled: no attempt
+        # is spent, and the callback is due again for the next available agent.
+        callback.status = Callback.Status.SCHEDULED
+        callback.scheduled_for = now
+        changed.append("scheduled_for")
+    elif outcome == "answered":
+        callback.attempts += 1
         callback.status = Callback.Status.DONE
-    elif callback.attempts < callback.queue.callback_attempts:
+    elif callback.attempts + 1 < callback.queue.callback_attempts:
+        callback.attempts += 1
         callback.status = Callback.Status.SCHEDULED
         callback.scheduled_for = now + timedelta(minutes=callback.queue.callback_retry_minutes)
         changed.append("scheduled_for")
     else:
+        callback.attempts += 1
         callback.status = Callback.Status.FAILED
     callback.save(update_fields=changed)
     event_record(

@@ -19,3 +19,6 @@ class ReportSettingsAdmin(TenantAdmin):
         "cost_per_agent_hour",
         "currency",
     ]
+
+
+from apps.reports.admin_live import *  # noqa: E402, F403

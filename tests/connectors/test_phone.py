@@ -337,3 +337,20 @@ def test_simulate_answer_is_the_customer_from_a_terminal(office, live_server, ca
     call_command("simulate_answer", "--number", CUSTOMER, "--busy")
     assert "busy" in capsys.readouterr().out
     assert Interaction.objects.get(pk=interaction.pk).data["voice"]["outcome"] == "busy"
+
+
+def test_a_callback_whose_agent_never_answers_spends_no_attempt(office, live_server, settings):
+    settings.PUBLIC_BASE_URL = live_server.url
+    agent = office["agent"]
+    engine.sim_phone_register(organization=agent.organization, identity=agent.username)
+    callback = _callback_accepted(office, live_server, attempts=2)  # the agent's phone rings
+    engine.sim_decline(call=_agent_leg(agent), status="no-answer")
+
+    callback.refresh_from_db()
+    assert (callback.status, callback.attempts, callback.last_outcome) == (
+        "scheduled",
+        0,
+        "agent-unreached",
+    )
+    assert callback.scheduled_for <= timezone.now()  # due again at once, for another agent
+    assert not SimCall.objects.filter(to_number=CUSTOMER).exists()  # never dialled

@@ -266,6 +266,14 @@ def _queue(org, owner):
     return QueueFactory(organization=org, name=f"{org.slug} queue")
 
 
+def _alert_rule(org, owner):
+    from apps.reports.models import AlertRule
+
+    return AlertRule.objects.create(
+        organization=org, name="Alpha alert", metric="waiting", threshold=5
+    )
+
+
 def _skill(org, owner):
     from apps.queues.models import Skill
 
@@ -333,6 +341,7 @@ OBJECT_CASES = [
     Case("desk-contact", _contact, methods=("get", "post")),
     Case("desk-contact-call", _contact, methods=("post",)),
     Case("desk-hold", _interaction, methods=("post",)),
+    Case("desk-mute", _interaction, methods=("post",)),
     Case("desk-callback", _interaction, methods=("post",)),
     Case("desk-tags", _interaction, methods=("post",)),
     Case("desk-block", _interaction, methods=("post",)),
@@ -428,6 +437,7 @@ LIST_CASES = [
     ("notification-list", _notification, lambda obj: obj.title),
     ("desk-contacts", _contact, lambda obj: obj.last_name),
     ("desk-supervisor", _waiting_interaction, lambda obj: f'data-interaction="{obj.pk}"'),
+    ("reports-wallboard", _queue, lambda obj: f'data-row="queue-{obj.pk}"'),
     ("api:user-list", _user, lambda obj: obj.username),
     ("api:team-list", _team, lambda obj: obj.name),
     ("api:notification-list", _notification, lambda obj: obj.title),
@@ -543,6 +553,7 @@ def _admin_object(model, org, owner):
     from apps.flows.models import Flow, FlowVersion
     from apps.interactions.services import event_record
     from apps.queues.models import AgentSkill, BusinessHours
+    from apps.reports.models import AlertIncident, WallboardThreshold
     from tests.factories import (
         ApiKeyFactory,
         CompanyFactory,
@@ -603,6 +614,13 @@ def _admin_object(model, org, owner):
         "RoutingRule": _rule,
         "BusinessHours": lambda o, _: BusinessHours.objects.create(
             organization=o, name="Alpha hours"
+        ),
+        "WallboardThreshold": lambda o, _: WallboardThreshold.objects.create(
+            organization=o, metric="waiting", warning=3, critical=6
+        ),
+        "AlertRule": _alert_rule,
+        "AlertIncident": lambda o, owner: AlertIncident.objects.create(
+            organization=o, rule=_alert_rule(o, owner), value=7
         ),
     }
     return makers[model.__name__](org, owner)

@@ -6,13 +6,13 @@ import jwt
 import pytest
 from django.urls import reverse
 
-from apps.accounts.models import PlanFeature
+from apps.accounts.models import PlanFeature, Role
 from apps.connectors.models import ChannelAccount
 from apps.contacts.models import IdentityKind
 from apps.interactions.models import Interaction
 from apps.voicesim import engine
 from apps.voicesim.models import SimCall
-from tests.factories import ContactFactory, IdentityFactory, QueueFactory
+from tests.factories import ContactFactory, IdentityFactory, QueueFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -60,9 +60,17 @@ def test_the_token_is_refused_to_non_agents_and_without_credentials(
     client, supervisor_a, agent_a, org_a
 ):
     account = _number(org_a, api_key_sid=KEY_SID, twiml_app_sid=APP_SID)
-    client.force_login(supervisor_a)
+    client.force_login(UserFactory(organization=org_a, roles=[Role.MANAGER]))
     refused = client.get(reverse("desk-phone-token"))
     assert refused.status_code == 403 and "token" not in refused.json()
+
+    # A supervisor who is not an agent answers monitoring legs: a token that only receives.
+    client.force_login(supervisor_a)
+    body = client.get(reverse("desk-phone-token")).json()
+    grants = jwt.decode(body["token"], KEY_SECRET, algorithms=["HS256"])["grants"]
+    assert grants["voice"]["incoming"]["allow"] is True and "outgoing" not in grants["voice"]
+    page = client.get(reverse("desk-supervisor")).content.decode()
+    assert 'data-testid="softphone"' in page
 
     account.config = {"account_sid": ACCOUNT_SID}  # no API key nor TwiML App
     account.save()

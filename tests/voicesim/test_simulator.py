@@ -2,16 +2,25 @@
 server, our REST calls (the real ``twilio`` client) to the simulator's API on the same server,
 the demo IVR, the queue, the desk's services for the agent side."""
 
-from datetime import time
+from datetime import time, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from apps.accounts.models import Role
 from apps.connectors import voice
 from apps.connectors.models import InboundEvent
+from apps.connectors.recording import recordings_purge_due
 from apps.flows.demo import DEMO_HOURS, demo_ivr_load
-from apps.interactions.models import Event, Interaction, Message, State
+from apps.interactions.models import (
+    Event,
+    Interaction,
+    Message,
+    Recording,
+    RecordingPolicy,
+    State,
+)
 from apps.interactions.services import interaction_close
 from apps.queues import services as queue_services
 from apps.queues.models import BusinessHours, BusinessHoursPeriod, Callback, Offer
@@ -134,13 +143,19 @@ def test_a_call_through_ivr_queue_agent_transfer_and_close(line, live_server):
     assert interaction.state == State.WRAP_UP
     bob_leg.refresh_from_db()
     assert bob_leg.status == "completed"
+    disposition = DispositionFactory(organization=interaction.organization)
     interaction_close(
         interaction=interaction,
         actor=second,
-        disposition=DispositionFactory(organization=interaction.organization),
+        disposition=disposition,
+        notes="Refund promised by Friday.",
     )
     interaction.refresh_from_db()
     assert interaction.state == State.CLOSED
+    closed = Event.objects.get(
+        interaction=interaction, type="interaction.state_changed", data__to="closed"
+    )
+    assert closed.data["notes"] == "Refund promised by Friday."
 
     types = set(Event.objects.filter(interaction=interaction).values_list("type", flat=True))
     assert {"call.ringing", "call.answered", "call.connected", "call.ended"} <= types
@@ -151,6 +166,7 @@ def test_a_call_through_ivr_queue_agent_transfer_and_close(line, live_server):
     assert log["caller"] == CALLER and log["outcome"] == "answered"
     assert log["ringing_at"] <= log["answered_at"] <= log["connected_at"] <= log["ended_at"]
     assert {"wait_seconds", "talk_seconds", "hold_seconds", "wrap_up_seconds"} <= set(log)
+    assert (log["disposition"], log["comments"]) == (disposition.code, "Refund promised by Friday.")
 
 
 def test_hold_from_the_desk_holds_the_callers_conference_leg(line, live_server):
@@ -175,6 +191,40 @@ def test_hold_from_the_desk_holds_the_callers_conference_leg(line, live_server):
         .values_list("type", flat=True)
     )
     assert types == ["call.hold", "call.resumed"]
+
+
+def test_an_agent_mutes_and_unmutes_their_own_leg_from_the_desk(line, live_server, client):
+    from django.urls import reverse
+
+    account, billing, _support = line
+    agent = agent_in_queue(billing, username="dora")
+    call = engine.sim_keys(call=_dial(account, live_server), keys="1", submit=True)
+    interaction = Interaction.objects.get(provider_ref=call.sid)
+    offer = Offer.objects.get(interaction=interaction, agent=agent, status="pending")
+    queue_services.offer_accept(offer=offer, agent=agent)
+    url = reverse("desk-mute", args=[interaction.pk])
+
+    client.force_login(agent)
+    page = client.get(reverse("desk-interaction", args=[interaction.pk])).content.decode()
+    assert 'data-testid="call-mute"' in page and "Mute my line" in page
+    page = client.post(url, {"muted": "1"}, HTTP_HX_REQUEST="true").content.decode()
+    leg = _leg_of(agent)
+    assert leg.muted and not SimCall.objects.get(sid=call.sid).muted  # the caller is not muted
+    assert "Unmute my line" in page
+    client.post(url, {"muted": "0"})
+    leg.refresh_from_db()
+    assert not leg.muted
+    types = Event.objects.filter(interaction=interaction, type__startswith="call.").values_list(
+        "type", flat=True
+    )
+    assert [t for t in types if t.endswith("muted")] == ["call.muted", "call.unmuted"]
+
+    # A colleague with no leg on the call: refused, nothing recorded.
+    colleague = UserFactory(organization=billing.organization, roles=[Role.AGENT, Role.SUPERVISOR])
+    client.force_login(colleague)
+    page = client.post(url, {"muted": "1"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "You are not on this call." in page
+    assert Event.objects.filter(interaction=interaction, type="call.muted").count() == 1
 
 
 def test_consult_holds_the_caller_conference_lets_all_hear_and_ending_hangs_up(line, live_server):
@@ -238,6 +288,17 @@ def test_after_hours_the_caller_leaves_a_voicemail_routed_for_callback(line, liv
     assert interaction.data["voice"]["transcript"].startswith("My router")
     ended = Event.objects.get(interaction=interaction, type="call.ended")
     assert ended.data["outcome"] == "voicemail"
+
+    # The audio is a recording of the interaction: copied here, transcribed, and purged by
+    # the organization's retention like any other.
+    recording = Recording.objects.get(interaction=interaction)
+    assert (recording.source, recording.status, recording.duration) == ("voicemail", "completed", 5)
+    assert recording.file and recording.size > 0
+    assert recording.transcripts.get().text == "My router blinks red since this morning."
+    RecordingPolicy.objects.create(organization=interaction.organization, retention_days=30)
+    assert recordings_purge_due(now=timezone.now() + timedelta(days=31)) == 1
+    recording.refresh_from_db()
+    assert recording.status == "purged" and not recording.file
 
 
 def test_callback_keeping_the_place_from_the_waiting_loop(line, live_server):

@@ -14,9 +14,9 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0006_organization_default_voice_number'),
         ('contacts', '0003_identity_blocked'),
-        ('interactions', '0009_event_at_brin'),
+        ('interactions', '0011_event_at_brin'),
         ('queues', '0009_queue_caller_id_callback_attempts'),
-        ('reports', '0001_initial'),
+        ('reports', '0002_live'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

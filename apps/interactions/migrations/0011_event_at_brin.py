@@ -17,6 +17,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("interactions", "0008_recording_transcript_policy")]
+    dependencies = [("interactions", "0010_interaction_queue_queued_at_index")]
 
     operations = [migrations.RunPython(create, drop, elidable=False)]
