@@ -229,6 +229,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.connectors.tasks.recordings_maintain_task",
         "schedule": timedelta(hours=1),
     },
+    "reports-rollup": {
+        "task": "apps.reports.tasks.reports_rollup_task",
+        "schedule": timedelta(minutes=1),
+    },
     "wallboard-tick": {
         "task": "apps.reports.live_tasks.wallboard_tick_task",
         "schedule": timedelta(seconds=env.int("WALLBOARD_TICK_SECONDS", default=5)),
@@ -366,6 +370,8 @@ STORAGES = {
 }
 
 # --- REST API -----------------------------------------------------------------------------
+# Reports: a synchronous XLSX export of interactions stops here (CSV streams any size).
+REPORTS_XLSX_MAX_ROWS = env.int("REPORTS_XLSX_MAX_ROWS", default=50_000)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.accounts.authentication.ApiKeyAuthentication",
