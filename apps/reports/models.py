@@ -49,6 +49,9 @@ class ExportJob(TenantModel):
     error = models.TextField(_("error"), blank=True)
     created_at = models.DateTimeField(_("requested"), auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Written with each batch of rows: a running job whose heartbeat stops was lost with its
+    # worker, and a redelivered task may take it over.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
