@@ -248,8 +248,10 @@ def _export_source(*, organization, kind: str, params: dict, file_format: str, t
         name = report_filename(report, file_format, prefix="interactions")
         return (lambda: qs.count()), rows, name
     table = report_table(organization=organization, report=report)
-    return (lambda: len(table.rows) + 1), (lambda: report_rows(table)), report_filename(
-        report, file_format
+    return (
+        (lambda: len(table.rows) + 1),
+        (lambda: report_rows(table)),
+        report_filename(report, file_format),
     )
 
 

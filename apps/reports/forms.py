@@ -84,7 +84,9 @@ class ReportForm(forms.Form):
         initial="last_7_days",
         required=False,
     )
-    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput({"type": "date"}))
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput({"type": "date"})
+    )
     end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput({"type": "date"}))
     interval = forms.ChoiceField(label=_("Interval"), choices=INTERVALS, required=False)
     group_by = forms.ChoiceField(label=_("Group by"), choices=GROUP_BY, required=False)
@@ -97,11 +99,15 @@ class ReportForm(forms.Form):
     teams = forms.ModelMultipleChoiceField(
         label=_("Teams"), queryset=Team.objects.none(), required=False
     )
-    channels = forms.MultipleChoiceField(label=_("Channels"), choices=Channel.choices, required=False)
+    channels = forms.MultipleChoiceField(
+        label=_("Channels"), choices=Channel.choices, required=False
+    )
     directions = forms.MultipleChoiceField(
         label=_("Directions"), choices=Direction.choices, required=False
     )
-    tiers = forms.MultipleChoiceField(label=_("Customer tiers"), choices=Tier.choices, required=False)
+    tiers = forms.MultipleChoiceField(
+        label=_("Customer tiers"), choices=Tier.choices, required=False
+    )
     kpis = forms.MultipleChoiceField(label=_("KPIs"), choices=(), required=False)
 
     def __init__(self, data=None, *, organization, today: date | None = None, **kwargs):
@@ -149,9 +155,7 @@ class ReportForm(forms.Form):
         if last < first:
             raise forms.ValidationError(_("The end date is before the start date."))
         if (last - first).days > MAX_DAYS:
-            raise forms.ValidationError(
-                _("At most %(days)s days at once.") % {"days": MAX_DAYS}
-            )
+            raise forms.ValidationError(_("At most %(days)s days at once.") % {"days": MAX_DAYS})
         cleaned["start"], cleaned["end"] = first, last
         cleaned["interval"] = cleaned.get("interval") or "day"
         cleaned["group_by"] = cleaned.get("group_by") or "interval"
@@ -209,7 +213,7 @@ class ReportForm(forms.Form):
 
 
 class SubscriptionForm(forms.ModelForm):
-    """"Subscribe" on the report page: the report shown, sent daily or weekly."""
+    """ "Subscribe" on the report page: the report shown, sent daily or weekly."""
 
     period = forms.ChoiceField(
         label=_("Period of each report"),
