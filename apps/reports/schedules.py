@@ -125,6 +125,10 @@ def subscription_save(*, subscription: ReportSubscription) -> ReportSubscription
     return subscription
 
 
+def subscription_delete(*, subscription: ReportSubscription) -> None:
+    subscription.delete()
+
+
 def report_page_url(params: dict) -> str:
     """The report page showing ``params`` (absolute when ``PUBLIC_BASE_URL`` is set)."""
     from apps.reports.forms import params_to_query

@@ -1,3 +1,16 @@
-from django.urls import path  # noqa: F401
+"""Report pages (``/reports/``): supervisors, managers and admins."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from apps.reports import views
+
+urlpatterns = [
+    path("", views.reports_view, name="reports"),
+    path("drilldown/", views.drilldown_view, name="reports-drilldown"),
+    path("export/", views.export_view, name="reports-export"),
+    path("exports/", views.exports_view, name="reports-exports"),
+    path("exports/<int:pk>/download/", views.export_download_view, name="reports-export-download"),
+    path("subscriptions/", views.subscriptions_view, name="reports-subscriptions"),
+    path("subscribe/", views.subscribe_view, name="reports-subscribe"),
+    path("subscriptions/<int:pk>/delete/", views.unsubscribe_view, name="reports-unsubscribe"),
+]
