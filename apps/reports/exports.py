@@ -74,14 +74,36 @@ def _cell(value):
     return value
 
 
+def period_label(iso: str, interval: str | None) -> str:
+    """An interval's start as the table shows it (local time, as precise as the interval)."""
+    start = datetime.fromisoformat(iso)
+    if interval in ("15m", "30m", "60m"):
+        return start.strftime("%Y-%m-%d %H:%M")
+    if interval == "month":
+        return start.strftime("%Y-%m")
+    return start.strftime("%Y-%m-%d")
+
+
+def row_label(row: dict, interval: str | None) -> str:
+    """A row's name: its group, after its period when it has both."""
+    label = str(row.get("label", row.get("group", "")))
+    if row.get("interval"):
+        return f"{period_label(row['interval'], interval)} · {label}"
+    return label
+
+
 def report_rows(table) -> Iterator[list]:
     """The table as rows of cells: a header (label and unit), its rows, then the totals."""
-    yield [_("Group"), *[f"{label} ({unit})" for _code, label, unit in table.columns]]
+    per_period = any(row.get("interval") for row in table.rows)
     codes = [code for code, _label, _unit in table.columns]
+    head = [_("Period")] if per_period else []
+    yield [*head, _("Group"), *[f"{label} ({unit})" for _code, label, unit in table.columns]]
     for row in table.rows:
-        yield [str(row.get("label", row.get("group", ""))), *[_cell(row.get(c)) for c in codes]]
+        when = [period_label(row["interval"], table.interval)] if per_period else []
+        label = str(row.get("label", row.get("group", "")))
+        yield [*when, label, *[_cell(row.get(c)) for c in codes]]
     totals = table.totals or {}
-    yield [_("Total"), *[_cell(totals.get(c)) for c in codes]]
+    yield [*([""] if per_period else []), _("Total"), *[_cell(totals.get(c)) for c in codes]]
 
 
 def report_filename(report, file_format: str, prefix: str = "report") -> str:
@@ -90,93 +112,7 @@ def report_filename(report, file_format: str, prefix: str = "report") -> str:
     return f"{prefix}-{report.group_by}-{span}.{file_format}"
 
 
-# --- One row per interaction ----------------------------------------------------------------------
-
-
-def interaction_columns() -> list[str]:
-    return [
-        _("Id"),
-        _("Created"),
-        _("Channel"),
-        _("Direction"),
-        _("State"),
-        _("Queue"),
-        _("Agent"),
-        _("Contact"),
-        _("Customer tier"),
-        _("Subject"),
-        _("Reason"),
-        _("Outcome"),
-        _("Queued"),
-        _("Answered"),
-        _("Ended"),
-        _("Wait (s)"),
-        _("Handle (s)"),
-        _("Language"),
-    ]
-
-
-def interactions_queryset(*, organization, filters):
-    """Interactions created in the filters' range, with the report's dimensions applied."""
-    from apps.interactions.models import Interaction
-
-    qs = Interaction.objects.filter(
-        organization=organization, created_at__gte=filters.start, created_at__lt=filters.end
-    )
-    if filters.queues:
-        qs = qs.filter(queue_id__in=filters.queues)
-    if filters.agents:
-        qs = qs.filter(assigned_agent_id__in=filters.agents)
-    if filters.teams:
-        qs = qs.filter(assigned_agent__teams__in=filters.teams)
-    if filters.channels:
-        qs = qs.filter(channel__in=filters.channels)
-    if filters.directions:
-        qs = qs.filter(direction__in=filters.directions)
-    if filters.tiers:
-        qs = qs.filter(contact__tier__in=filters.tiers)
-    if filters.teams:
-        qs = qs.distinct()
-    return qs
-
-
-def _local(value: datetime | None, tz):
-    # Spreadsheets have no time zones: local wall time of the organization, without offset.
-    return value.astimezone(tz).replace(tzinfo=None, microsecond=0) if value else None
-
-
-def _seconds(start, end):
-    return round((end - start).total_seconds(), 1) if start and end else None
-
-
-def interaction_rows(queryset, tz) -> Iterator[list]:
-    """Rows for ``interaction_columns``, streamed from the database in chunks."""
-    qs = queryset.select_related("queue", "assigned_agent", "contact", "disposition").order_by(
-        "created_at", "pk"
-    )
-    for i in qs.iterator(chunk_size=2000):
-        agent = i.assigned_agent
-        contact = i.contact
-        yield [
-            i.pk,
-            _local(i.created_at, tz),
-            i.channel,
-            i.direction,
-            i.state,
-            i.queue.name if i.queue else "",
-            (agent.get_full_name() or agent.username) if agent else "",
-            str(contact) if contact else "",
-            contact.tier if contact else "",
-            i.subject,
-            i.reason,
-            i.disposition.name if i.disposition else "",
-            _local(i.queued_at, tz),
-            _local(i.answered_at, tz),
-            _local(i.ended_at, tz),
-            _seconds(i.queued_at, i.answered_at or i.ended_at),
-            _seconds(i.answered_at, i.ended_at),
-            i.language,
-        ]
+# --- One row per interaction: the KPI core's export (apps.reports.selectors) -------------------
 
 
 # --- Writers ------------------------------------------------------------------------------------
@@ -234,19 +170,17 @@ def _render(rows: Iterable[list], file_format: str) -> bytes:
 
 def _export_source(*, organization, kind: str, params: dict, file_format: str, today=None):
     """(row count, rows iterator factory, file name) of an export."""
-    from apps.reports.schedules import organization_tz
+    from apps.reports.selectors import interaction_export_count, interaction_export_rows
 
     _form, report = report_read(organization=organization, params=params, today=today)
     if kind == ExportJob.Kind.INTERACTIONS:
-        qs = interactions_queryset(organization=organization, filters=report.filters)
-        tz = organization_tz(organization)
-
-        def rows():
-            yield interaction_columns()
-            yield from interaction_rows(qs, tz)
-
+        filters = report.filters
         name = report_filename(report, file_format, prefix="interactions")
-        return (lambda: qs.count()), rows, name
+        return (
+            lambda: interaction_export_count(organization=organization, filters=filters),
+            lambda: interaction_export_rows(organization=organization, filters=filters),
+            name,
+        )
     table = report_table(organization=organization, report=report)
     return (
         (lambda: len(table.rows) + 1),

@@ -24,6 +24,7 @@ from apps.reports.models import ExportFormat, ReportSubscription
 from apps.reports.schedules import PERIODS, day_range, organization_tz, period_dates
 
 INTERVALS = [
+    ("", _("Whole period")),
     ("15m", _("15 minutes")),
     ("30m", _("30 minutes")),
     ("60m", _("Hour")),
@@ -71,7 +72,7 @@ class Report:
 
     filters: object  # apps.reports.selectors.ReportFilters
     group_by: str
-    interval: str
+    interval: str | None
     kpis: tuple[str, ...]
     first_day: date
     last_day: date
@@ -157,8 +158,12 @@ class ReportForm(forms.Form):
         if (last - first).days > MAX_DAYS:
             raise forms.ValidationError(_("At most %(days)s days at once.") % {"days": MAX_DAYS})
         cleaned["start"], cleaned["end"] = first, last
-        cleaned["interval"] = cleaned.get("interval") or "day"
         cleaned["group_by"] = cleaned.get("group_by") or "interval"
+        # Rows per interval need one; other groupings may have one (rows per period and group).
+        if cleaned["group_by"] == "interval":
+            cleaned["interval"] = cleaned.get("interval") or "day"
+        else:
+            cleaned["interval"] = cleaned.get("interval") or None
         known = kpi_catalogue()
         cleaned["kpis"] = [c for c in cleaned.get("kpis") or DEFAULT_KPIS if c in known] or list(
             known

@@ -8,6 +8,8 @@ subscriptions from ``schedules``.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -59,7 +61,7 @@ def _definitions(codes) -> list[dict]:
 def _chart(table) -> dict:
     """What static/js/reports.js draws: one dataset per KPI, on an axis per unit."""
     return {
-        "labels": [str(row.get("label", row.get("group", ""))) for row in table.rows],
+        "labels": [exports.row_label(row, table.interval) for row in table.rows],
         "datasets": [
             {
                 "code": code,
@@ -97,37 +99,41 @@ def _hidden(params: dict) -> list[tuple[str, str]]:
     return pairs
 
 
-def _group_value(value) -> str:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return "" if value is None else str(value)
+def _drill_keys(row: dict, group_by: str) -> dict:
+    """What names a row for the drill-down: ``at`` (its period's ISO start) and ``group``
+    (its group value, possibly empty for "no queue"); the totals row has neither."""
+    if group_by == "interval":
+        return {"at": row["group"]}
+    keys = {"group": "" if row.get("group") is None else str(row["group"])}
+    if row.get("interval"):
+        keys["at"] = row["interval"]
+    return keys
 
 
 def _table_rows(table, params: dict, group_by: str) -> list[dict]:
-    """Rows with, for each figure, its value, unit and the drill-down link."""
+    """Rows with, for each figure, its value as read, its unit and its drill-down link."""
     drill = reverse("reports-drilldown")
     codes = [(code, unit) for code, _label, unit in table.columns]
 
-    def cells(row, group):
+    def cells(row, keys):
         return [
             {
                 "value": row.get(code),
                 "display": format_value(row.get(code), unit),
                 "unit": unit,
-                "url": f"{drill}?{_query(params, kpi=code, **group)}",
+                "url": f"{drill}?{_query(params, kpi=code, **keys)}",
             }
             for code, unit in codes
         ]
 
     rows = [
         {
-            "label": row.get("label", row.get("group", "")),
-            "cells": cells(row, {"group": _group_value(row.get("group"))}),
+            "label": exports.row_label(row, table.interval),
+            "cells": cells(row, _drill_keys(row, group_by)),
         }
         for row in table.rows
     ]
-    totals = table.totals or {}
-    rows.append({"label": _("Total"), "cells": cells(totals, {"group": ""}), "total": True})
+    rows.append({"label": _("Total"), "cells": cells(table.totals or {}, {}), "total": True})
     return rows
 
 
@@ -176,7 +182,7 @@ def reports_view(request):
 @login_required
 def drilldown_view(request):
     """The interactions behind one figure: the report's filters, a KPI and a group value."""
-    from apps.reports.selectors import kpi_interactions
+    from apps.reports.selectors import kpi_interactions, period_end
 
     user = _reports_user(request)
     organization = user.organization
@@ -187,19 +193,26 @@ def drilldown_view(request):
             request, "reports/drilldown.html", {"form": form, "invalid": True}, status=400
         )
     report = form.report()
+    filters = report.filters
+    at = _period_start(request.GET.get("at", ""), organization)
+    if at is not None:  # one period's row: its bounds within the report's
+        end = period_end(at, report.interval or "day")
+        filters = replace(filters, start=max(filters.start, at), end=min(filters.end, end))
+    has_group = "group" in request.GET and report.group_by not in ("none", "interval")
     group = request.GET.get("group", "")
     interactions = kpi_interactions(
         organization=organization,
-        filters=report.filters,
+        filters=filters,
         kpi=kpi,
-        group_by=report.group_by if group else "none",
-        group_value=group or None,
+        group_by=report.group_by if has_group else "none",
+        group_value=group,
     ).select_related("queue", "assigned_agent", "contact")
     page = Paginator(interactions, settings.REPORTS_DRILLDOWN_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     params = form.params(relative=False)
-    base = _query(params, kpi=kpi, group=group)
+    keys = {k: request.GET[k] for k in ("at", "group") if k in request.GET}
+    base = _query(params, kpi=kpi, **keys)
     return render(
         request,
         "reports/drilldown.html",
@@ -207,13 +220,47 @@ def drilldown_view(request):
             "form": form,
             "report": report,
             "kpi": _definitions([kpi])[0],
-            "group": group,
+            "group": _group_label(report.group_by, group, organization) if has_group else "",
+            "at": exports.period_label(at.isoformat(), report.interval) if at else "",
             "page": page,
             "page_query": base,
             "back_url": f"{reverse('reports')}?{_query(params)}",
             "org_time_zone": organization.time_zone,
         },
     )
+
+
+def _period_start(raw: str, organization):
+    """``at`` of a drill-down link: an ISO datetime, read in the organization's zone."""
+    if not raw:
+        return None
+    try:
+        start = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    tz = schedules.organization_tz(organization)
+    return start.replace(tzinfo=tz) if start.tzinfo is None else start.astimezone(tz)
+
+
+def _group_label(group_by: str, value: str, organization) -> str:
+    """The drill-down's title for a group: a queue's, agent's or team's name, a channel…"""
+    from django.contrib.auth import get_user_model
+
+    from apps.accounts.models import Team
+    from apps.contacts.models import Tier
+    from apps.interactions.models import Channel, Direction
+    from apps.queues.models import Queue
+
+    if value == "":
+        return _("None")
+    models = {"queue": Queue, "team": Team, "agent": get_user_model()}
+    if group_by in models and value.isdigit():
+        row = models[group_by].objects.filter(organization=organization, pk=value).first()
+        if row is None:
+            return value
+        return (row.get_full_name() or row.username) if group_by == "agent" else str(row)
+    choices = {"channel": Channel, "direction": Direction, "tier": Tier}.get(group_by)
+    return str(dict(choices.choices).get(value, value)) if choices else value
 
 
 def _params_from_post(request, organization):
