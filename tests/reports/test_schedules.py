@@ -195,13 +195,22 @@ def test_a_worker_that_read_the_row_before_another_sent_it_sends_nothing(paris_o
 def test_a_failed_delivery_gives_the_period_back(paris_org, manager):
     subscription = _subscription(paris_org, manager)
     due = utc(2026, 3, 4, 6)
-    ReportSubscription.objects.filter(pk=subscription.pk).update(
-        next_run_at=due, params={"period": "no-such-period"}
-    )
+    ReportSubscription.objects.filter(pk=subscription.pk).update(next_run_at=due)
+    manager.is_active = False  # nothing may be sent in their name
+    manager.save(update_fields=["is_active"])
     assert subscriptions_send_due(now=utc(2026, 3, 4, 6, 1)) == 0
     subscription.refresh_from_db()
     assert subscription.next_run_at == due
+    assert subscription.last_sent_at is None
     assert mail.outbox == []
+
+
+def test_a_stored_filter_that_no_longer_exists_is_dropped_not_fatal(paris_org, manager):
+    subscription = _subscription(paris_org, manager)
+    ReportSubscription.objects.filter(pk=subscription.pk).update(
+        next_run_at=utc(2026, 3, 4, 6), params={"period": "yesterday", "queues": [999999]}
+    )
+    assert subscriptions_send_due(now=utc(2026, 3, 4, 6, 1)) == 1
 
 
 @pytest.mark.django_db(transaction=True)
