@@ -33,6 +33,7 @@
         title: { display: true, text: used[axis] }
       };
       if (used[axis] === "percent") { scales[axis].max = 100; }
+      if (used[axis] === "count") { scales[axis].ticks = { precision: 0 }; }
     });
     new window.Chart(canvas, {
       type: "bar",
