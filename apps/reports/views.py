@@ -24,7 +24,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.reports import exports, schedules
-from apps.reports.forms import ReportForm, SubscriptionForm, kpi_catalogue, params_to_query
+from apps.reports.forms import (
+    GROUP_BY,
+    ReportForm,
+    SubscriptionForm,
+    kpi_catalogue,
+    params_to_query,
+)
 from apps.reports.models import ExportFormat, ExportJob, ReportSubscription
 
 REPORTS_PERMISSION = "reports.view_reports"
@@ -171,8 +177,11 @@ def reports_view(request):
             subscription_form=SubscriptionForm(
                 prefix="sub",
                 initial={
-                    "name": _("Report %(group)s") % {"group": report.group_by},
+                    "name": _("Report by %(group)s") % {"group": dict(GROUP_BY)[report.group_by]},
                     "recipients": user.email,
+                    "period": ""
+                    if form.cleaned_data["period"] == "custom"
+                    else form.cleaned_data["period"],
                 },
             ),
         )
