@@ -237,6 +237,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.reports.page_tasks.report_subscriptions_send_task",
         "schedule": timedelta(minutes=5),
     },
+    "reports-rollup": {
+        "task": "apps.reports.tasks.reports_rollup_task",
+        "schedule": timedelta(minutes=1),
+    },
     "email-poll": {
         "task": "apps.connectors.tasks.email_poll_task",
         "schedule": timedelta(seconds=env.int("EMAIL_POLL_SECONDS", default=60)),
@@ -373,6 +377,8 @@ STORAGES = {
 }
 
 # --- REST API -----------------------------------------------------------------------------
+# Reports: a synchronous XLSX export of interactions stops here (CSV streams any size).
+REPORTS_XLSX_MAX_ROWS = env.int("REPORTS_XLSX_MAX_ROWS", default=50_000)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.accounts.authentication.ApiKeyAuthentication",

@@ -16,6 +16,7 @@ from apps.integrations import api as integrations_api
 from apps.interactions import api as interactions_api
 from apps.notifications import api as notifications_api
 from apps.queues import api as queues_api
+from apps.reports import api as reports_api
 
 router = DefaultRouter()
 router.register("users", accounts_api.UserViewSet, basename="user")
@@ -45,6 +46,14 @@ api_urlpatterns = [
         contacts_api.CrmContactUpsertView.as_view(),
         name="crm-contact-upsert",
     ),
+    path("reports/", reports_api.ReportView.as_view(), name="reports"),
+    path("reports/kpis/", reports_api.KpiDefinitionsView.as_view(), name="reports-kpis"),
+    path(
+        "reports/interactions/",
+        reports_api.InteractionExportView.as_view(),
+        name="reports-interactions",
+    ),
+    path("reports/drilldown/", reports_api.DrillDownView.as_view(), name="reports-drilldown"),
     *router.urls,
 ]
 

@@ -292,6 +292,8 @@ class UserAdmin(DjangoUserAdmin):
                 raise PermissionDenied
             obj.organization = request.user.organization
         super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data:
+            services.user_activity_record(user=obj, active=obj.is_active, actor=request.user)
         if change and "is_active" in form.changed_data and not obj.is_active:
             services.user_sockets_close(user=obj)
 

@@ -71,6 +71,8 @@ _CENTER_READ = [
     "desk.view_followup",
     "desk.view_chatroom",
     "desk.view_chatmessage",
+    "reports.view_reports",
+    "reports.view_reportsettings",
 ]
 # Supervisors configure the center and clean the CRM up.
 _CENTER_CONFIG = [
@@ -149,6 +151,8 @@ _CENTER_CONFIG = [
     "desk.change_followup",
     "desk.delete_followup",
     "desk.delete_chatmessage",
+    "reports.add_reportsettings",
+    "reports.change_reportsettings",
 ]
 _PEOPLE_READ = ["accounts.view_user", "accounts.view_agentprofile", "accounts.view_subscription"]
 _PEOPLE_WRITE = [

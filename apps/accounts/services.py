@@ -240,11 +240,28 @@ def user_set_active(*, user: User, active: bool, actor=None) -> User:
     if active and not user.is_active and user.has_role(Role.AGENT):
         _lock_organization(user.organization)
         agent_seats_check(organization=user.organization)
+    changed = user.is_active != active
     user.is_active = active
     user.save(update_fields=["is_active"])
+    if changed:
+        user_activity_record(user=user, active=active, actor=actor)
     if not active:
         user_sockets_close(user=user)
     return user
+
+
+def user_activity_record(*, user: User, active: bool, actor=None) -> None:
+    """Log a (de)activation in the event log: agent turnover is counted from these."""
+    if user.organization_id is None:
+        return
+    from apps.interactions.services import event_record
+
+    event_record(
+        organization=user.organization,
+        type="user.activated" if active else "user.deactivated",
+        actor=actor,
+        data={"user": user.pk},
+    )
 
 
 def session_sockets_close(*, session_key: str) -> None:

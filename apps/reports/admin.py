@@ -1,3 +1,25 @@
-"""The reports app's admin lives in one module per area (admin_pages, …)."""
+"""Admin: the organization's report settings (facts and rollups are derived, not edited)."""
 
-from apps.reports import admin_pages  # noqa: F401
+from django.contrib import admin
+
+from apps.core.admin import TenantAdmin
+from apps.reports.models import ReportSettings
+
+
+@admin.register(ReportSettings)
+class ReportSettingsAdmin(TenantAdmin):
+    """How figures are counted: short abandons, the first-contact resolution window, the
+    cost of an agent-hour. Changes apply to figures computed after them (a rebuild recounts
+    the past: ``manage.py reports_rollup --rebuild``)."""
+
+    list_display = [
+        "__str__",
+        "short_abandon_seconds",
+        "fcr_days",
+        "cost_per_agent_hour",
+        "currency",
+    ]
+
+
+# The report pages keep their admin apart (scheduled reports, export jobs).
+from apps.reports import admin_pages  # noqa: E402, F401

@@ -1,10 +1,189 @@
 """Report tables are derived from the Event log and can be rebuilt from it."""
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import TenantModel
+
+
+class ReportSettings(TenantModel):
+    """How an organization's figures are counted (one row per organization; defaults apply
+    until a supervisor saves one). Changes apply to figures computed after them: run
+    ``manage.py reports_rollup --rebuild`` to recount the past."""
+
+    short_abandon_seconds = models.PositiveIntegerField(
+        _("short abandon (s)"),
+        default=5,
+        help_text=_(
+            "Customers who hang up within this many seconds of queuing are short abandons: "
+            "left out of the abandonment rate and the service level."
+        ),
+    )
+    fcr_days = models.PositiveIntegerField(
+        _("first-contact resolution window (days)"),
+        default=7,
+        validators=[MinValueValidator(1)],
+        help_text=_("A contact coming back on any channel within this many days is a repeat."),
+    )
+    cost_per_agent_hour = models.DecimalField(
+        _("cost per agent-hour"),
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text=_("Loaded cost of one logged-in agent hour (cost per contact)."),
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="USD")
+
+    class Meta:
+        verbose_name = _("report settings")
+        verbose_name_plural = _("report settings")
+        constraints = [
+            models.UniqueConstraint(fields=["organization"], name="reportsettings_one_per_org")
+        ]
+        permissions = [("view_reports", "Can see reports, KPIs and exports")]
+
+    def __str__(self) -> str:
+        return str(_("Report settings"))
+
+
+def _dimension_fk(model: str, **kwargs):
+    # Facts and rollups outlive the rows they describe (a queue or agent deleted keeps its
+    # history) and are written in bulk: no database constraint.
+    return models.ForeignKey(
+        model,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        **kwargs,
+    )
+
+
+class InteractionFact(TenantModel):
+    """One interaction as reports count it, derived from its events (rebuilt whenever a new
+    event of it arrives). Dimensions are the interaction's queue, agent and contact tier
+    when the fact is built; it counts in the 15-minute bucket in which it was offered."""
+
+    interaction = models.OneToOneField(
+        "interactions.Interaction",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        primary_key=True,
+        related_name="+",
+    )
+    started_at = models.DateTimeField(help_text=_("When it entered a queue, else created."))
+    started_epoch = models.FloatField()
+    bucket = models.DateTimeField()
+    queue = _dimension_fk("queues.Queue")
+    agent = _dimension_fk(settings.AUTH_USER_MODEL)
+    contact = _dimension_fk("contacts.Contact")
+    channel = models.CharField(max_length=12)
+    direction = models.CharField(max_length=8)
+    tier = models.CharField(max_length=10, blank=True)
+    is_open = models.BooleanField(default=True)
+    offered = models.PositiveSmallIntegerField(default=0)
+    answered = models.PositiveSmallIntegerField(default=0)
+    handled = models.PositiveSmallIntegerField(default=0)
+    abandoned = models.PositiveSmallIntegerField(default=0)
+    voicemail = models.PositiveSmallIntegerField(default=0)
+    callback = models.PositiveSmallIntegerField(default=0)
+    wait_seconds = models.FloatField(default=0)
+    talk_seconds = models.FloatField(default=0)
+    hold_seconds = models.FloatField(default=0)
+    wrap_seconds = models.FloatField(default=0)
+    transfers = models.PositiveIntegerField(default=0)
+    missed_offers = models.PositiveIntegerField(default=0)
+    next_gap_seconds = models.FloatField(
+        null=True, blank=True, help_text=_("Until the contact's next interaction (FCR).")
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "bucket"]),
+            models.Index(fields=["contact", "started_epoch"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"fact {self.interaction_id}"
+
+
+_DIMENSIONS = ("queue", "agent", "channel", "direction", "tier")
+
+
+class IntervalRollup(TenantModel):
+    """Sums of the facts of one 15-minute bucket (UTC start) and one combination of queue,
+    agent, channel, direction and tier: what every historical report reads."""
+
+    bucket = models.DateTimeField()
+    queue = _dimension_fk("queues.Queue")
+    agent = _dimension_fk(settings.AUTH_USER_MODEL)
+    channel = models.CharField(max_length=12)
+    direction = models.CharField(max_length=8)
+    tier = models.CharField(max_length=10, blank=True)
+    interactions = models.IntegerField(default=0)
+    offered = models.IntegerField(default=0)
+    answered = models.IntegerField(default=0)
+    handled = models.IntegerField(default=0)
+    abandoned = models.IntegerField(default=0)
+    short_abandoned = models.IntegerField(default=0)
+    answered_in_sla = models.IntegerField(default=0)
+    wait_seconds = models.FloatField(default=0)
+    answer_wait_seconds = models.FloatField(default=0)
+    talk_seconds = models.FloatField(default=0)
+    hold_seconds = models.FloatField(default=0)
+    wrap_seconds = models.FloatField(default=0)
+    transfers = models.IntegerField(default=0)
+    missed_offers = models.IntegerField(default=0)
+    voicemails = models.IntegerField(default=0)
+    callbacks = models.IntegerField(default=0)
+    inbound = models.IntegerField(default=0)
+    outbound = models.IntegerField(default=0)
+    fcr_resolved = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "bucket"]),
+            models.Index(fields=["organization", "agent", "bucket"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.channel}"
+
+
+class AgentStateRollup(TenantModel):
+    """Seconds one agent spent in one presence status within one 15-minute bucket (UTC),
+    from ``presence.changed`` events."""
+
+    bucket = models.DateTimeField()
+    agent = _dimension_fk(settings.AUTH_USER_MODEL)
+    status = models.CharField(max_length=10)
+    seconds = models.FloatField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "bucket"])]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {self.status} {self.bucket:%Y-%m-%d %H:%M}"
+
+
+class RollupCursor(models.Model):
+    """Where the incremental rollup stands in the event log (platform mechanics, not a
+    tenant's row): events up to ``last_event_id`` are in the facts, presence time up to
+    ``upto`` in the agent rollups."""
+
+    name = models.CharField(max_length=30, unique=True)
+    last_event_id = models.BigIntegerField(default=0)
+    upto = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.last_event_id}"
+
 
 # --- Report pages: export jobs and scheduled reports (apps/reports/exports.py, schedules.py) ---
 

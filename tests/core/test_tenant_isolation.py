@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from apps.accounts.models import Role
 from apps.core.models import TenantModel
 from apps.interactions.models import RecordingPolicy
+from apps.reports.models import ReportSettings
 from tests.factories import (
     ContactFactory,
     DispositionFactory,
@@ -607,6 +608,7 @@ def _admin_object(model, org, owner):
         "Interaction": _interaction,
         "Recording": _recording,
         "RecordingPolicy": lambda o, _: RecordingPolicy.objects.create(organization=o),
+        "ReportSettings": lambda o, _: ReportSettings.objects.create(organization=o),
         "Disposition": _disposition,
         "Event": lambda o, _: event_record(organization=o, type="test.event"),
         "Queue": lambda o, _: QueueFactory(organization=o),

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0006_organization_default_voice_number'),
-        ('reports', '0001_initial'),
+        ('reports', '0002_kpi_facts_rollups'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,289 @@
+"""Interaction facts and agent presence time, derived from the Event log in SQL.
+
+One statement turns the events of a set of interactions into their facts (PostgreSQL and
+SQLite share it; only a few expressions differ by vendor). Durations are sums over state
+changes: the time in a state is Σ(epoch of leaving it) − Σ(epoch of entering it), which holds
+however often it was entered (holds, transfers, re-queues), as long as it was left as often
+as entered; a state still occupied counts 0 until its interaction moves on.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection
+
+from apps.interactions.models import Event, Interaction
+from apps.reports.models import AgentStateRollup, InteractionFact
+
+BUCKET = 900  # seconds: 15 minutes
+
+ENDING = ("wrap_up", "closed", "abandoned", "voicemail", "callback_scheduled")
+
+
+def _vendor() -> str:
+    return "postgresql" if connection.vendor == "postgresql" else "sqlite"
+
+
+def epoch(expr: str) -> str:
+    if _vendor() == "postgresql":
+        return f"EXTRACT(EPOCH FROM {expr})"
+    # julianday() is a double: rounded to the millisecond, it is exact again.
+    return f"ROUND((julianday({expr}) - 2440587.5) * 86400.0, 3)"
+
+
+def from_epoch(expr: str, *, whole: bool = False) -> str:
+    if _vendor() == "postgresql":
+        return f"to_timestamp({expr})"
+    # Django stores SQLite datetimes as naive UTC text (no fraction when whole seconds).
+    return f"strftime('%Y-%m-%d %H:%M:{'%S' if whole else '%f'}', {expr}, 'unixepoch')"
+
+
+def json_text(column: str, key: str) -> str:
+    if _vendor() == "postgresql":
+        return f"({column} ->> '{key}')"
+    return f"json_extract({column}, '$.{key}')"
+
+
+def db_time(value: datetime):
+    """A datetime as a raw SQL parameter (SQLite keeps naive UTC text)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def floor_bucket(expr: str) -> str:
+    if _vendor() == "postgresql":
+        return f"(FLOOR(({expr}) / {BUCKET}) * {BUCKET})"
+    return f"(CAST(({expr}) / {BUCKET} AS INTEGER) * {BUCKET})"
+
+
+def _facts_select(where: str) -> str:
+    """SELECT of fact rows for the interactions matching ``where`` (on ``i``)."""
+    e, sc = "e", "e.type = 'interaction.state_changed'"
+    to, frm = json_text("e.data", "to"), json_text("e.data", "from")
+    at = epoch("e.at")
+    ending = ", ".join(f"'{s}'" for s in ENDING)
+
+    def time_in(state: str) -> str:
+        enter = f"SUM(CASE WHEN {sc} AND {to} = '{state}' THEN 1 ELSE 0 END)"
+        leave = f"SUM(CASE WHEN {sc} AND {frm} = '{state}' THEN 1 ELSE 0 END)"
+        spent = (
+            f"SUM(CASE WHEN {sc} AND {frm} = '{state}' THEN {at} ELSE 0 END)"
+            f" - SUM(CASE WHEN {sc} AND {to} = '{state}' THEN {at} ELSE 0 END)"
+        )
+        return f"CASE WHEN {enter} = {leave} THEN {spent} ELSE 0 END"
+
+    events = f"""
+        SELECT {e}.interaction_id AS iid,
+            MIN({at}) AS first_ts,
+            MIN(CASE WHEN {sc} THEN {at} END) AS moved_ts,
+            MIN(CASE WHEN {sc} AND {to} = 'queued' THEN {at} END) AS queued_ts,
+            MIN(CASE WHEN {sc} AND {to} = 'active' THEN {at} END) AS answered_ts,
+            MIN(CASE WHEN {sc} AND {to} IN ({ending}) THEN {at} END) AS ended_ts,
+            MAX(CASE WHEN {sc} AND {to} = 'closed' THEN 1 ELSE 0 END) AS closed,
+            MAX(CASE WHEN {sc} AND {to} = 'abandoned' THEN 1 ELSE 0 END) AS abandoned,
+            MAX(CASE WHEN ({sc} AND {to} = 'voicemail') OR e.type = 'voicemail.recorded'
+                THEN 1 ELSE 0 END) AS voicemail,
+            MAX(CASE WHEN e.type = 'callback.scheduled' OR ({sc} AND {to} = 'callback_scheduled')
+                THEN 1 ELSE 0 END) AS callback,
+            SUM(CASE WHEN e.type = 'interaction.transferred' THEN 1 ELSE 0 END) AS transfers,
+            SUM(CASE WHEN {sc} AND {frm} = 'offered' AND {to} = 'queued'
+                AND {json_text("e.data", "reason")} IN ('rejected', 'timed_out')
+                THEN 1 ELSE 0 END) AS missed_offers,
+            {time_in("active")} AS talk,
+            {time_in("on_hold")} AS hold,
+            {time_in("wrap_up")} AS wrap
+        FROM interactions_event e
+        JOIN interactions_interaction i ON i.id = e.interaction_id
+        WHERE {where}
+        GROUP BY e.interaction_id"""  # noqa: S608 (fixed SQL; values are parameters)
+    start = "COALESCE(a.queued_ts, a.moved_ts, a.first_ts)"
+    wait = "COALESCE(a.answered_ts, a.ended_ts) - a.queued_ts"
+    return f"""
+        SELECT i.id, i.organization_id, {from_epoch(start)}, {start},
+            {from_epoch(floor_bucket(start), whole=True)},
+            i.queue_id, i.assigned_agent_id, i.contact_id, i.channel, i.direction,
+            COALESCE(c.tier, ''),
+            CASE WHEN a.closed = 1 THEN {_false()} ELSE {_true()} END,
+            CASE WHEN a.queued_ts IS NOT NULL THEN 1 ELSE 0 END,
+            CASE WHEN a.queued_ts IS NOT NULL AND a.answered_ts IS NOT NULL THEN 1 ELSE 0 END,
+            CASE WHEN a.answered_ts IS NOT NULL THEN 1 ELSE 0 END,
+            CASE WHEN a.queued_ts IS NOT NULL AND a.answered_ts IS NULL AND a.abandoned = 1
+                THEN 1 ELSE 0 END,
+            a.voicemail, a.callback,
+            CASE WHEN a.queued_ts IS NOT NULL AND {wait} > 0 THEN {wait} ELSE 0 END,
+            a.talk, a.hold, a.wrap, a.transfers, a.missed_offers
+        FROM ({events}) a
+        JOIN interactions_interaction i ON i.id = a.iid
+        LEFT JOIN contacts_contact c ON c.id = i.contact_id"""  # noqa: S608
+
+
+def _true() -> str:
+    return "TRUE" if _vendor() == "postgresql" else "1"
+
+
+def _false() -> str:
+    return "FALSE" if _vendor() == "postgresql" else "0"
+
+
+FACT_COLUMNS = (
+    "interaction_id, organization_id, started_at, started_epoch, bucket, queue_id, agent_id,"
+    " contact_id, channel, direction, tier, is_open, offered, answered, handled, abandoned,"
+    " voicemail, callback, wait_seconds, talk_seconds, hold_seconds, wrap_seconds, transfers,"
+    " missed_offers"
+)
+
+
+def facts_write(*, where: str, params: list) -> tuple[set, set]:
+    """(Re)build the facts of the interactions matching ``where`` (SQL on ``i``, the
+    interaction table). Returns the (organization, bucket) pairs touched and the contacts."""
+    table = InteractionFact._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT organization_id, bucket, contact_id FROM {table} WHERE interaction_id IN "  # noqa: S608
+            f"(SELECT i.id FROM interactions_interaction i WHERE {where})",
+            params,
+        )
+        old = cursor.fetchall()
+        cursor.execute(
+            f"DELETE FROM {table} WHERE interaction_id IN "  # noqa: S608
+            f"(SELECT i.id FROM interactions_interaction i WHERE {where})",
+            params,
+        )
+        cursor.execute(
+            f"INSERT INTO {table} ({FACT_COLUMNS}) {_facts_select(where)} "  # noqa: S608
+            f"RETURNING organization_id, bucket, contact_id",
+            params,
+        )
+        new = cursor.fetchall()
+    touched = {(org, _aware(bucket)) for org, bucket, _c in (*old, *new)}
+    contacts = {contact for _o, _b, contact in (*old, *new) if contact is not None}
+    return touched, contacts
+
+
+def _aware(value) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def repeat_gaps_update(*, contacts: set | None, since_epoch: float | None = None) -> set:
+    """Set each fact's time until the same contact's next interaction (on any channel), for
+    the facts of ``contacts`` (``None``: every contact) starting at or after ``since_epoch``.
+    Returns the (organization, bucket) pairs whose facts changed."""
+    table = InteractionFact._meta.db_table
+    touched: set = set()
+    contact_list = sorted(contacts) if contacts is not None else [None]
+    step = 500
+    for index in range(0, len(contact_list), step):
+        chunk = contact_list[index : index + step]
+        where, params = "", []
+        if contacts is not None:
+            where = f"WHERE contact_id IN ({', '.join(['%s'] * len(chunk))})"
+            params = list(chunk)
+        since = ""
+        if since_epoch is not None:
+            since = "AND f.started_epoch >= %s"
+            params.append(since_epoch)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""UPDATE {table} AS f SET next_gap_seconds = w.gap
+                FROM (SELECT interaction_id,
+                        LEAD(started_epoch) OVER (PARTITION BY contact_id
+                            ORDER BY started_epoch, interaction_id) - started_epoch AS gap
+                      FROM {table} {where}) AS w
+                WHERE f.interaction_id = w.interaction_id {since}
+                  AND ((f.next_gap_seconds IS NULL) <> (w.gap IS NULL)
+                       OR f.next_gap_seconds <> w.gap)
+                RETURNING organization_id, bucket""",  # noqa: S608
+                params,
+            )
+            touched |= {(org, _aware(bucket)) for org, bucket in cursor.fetchall()}
+    return touched
+
+
+# --- Agent presence time ------------------------------------------------------------------------
+
+
+def floor_time(value: datetime) -> datetime:
+    stamp = int(value.timestamp())
+    return datetime.fromtimestamp(stamp - stamp % BUCKET, tz=UTC)
+
+
+def agent_states_write(*, start: datetime, end: datetime, organization_id=None) -> int:
+    """Rebuild agents' seconds per presence status and 15-minute bucket from ``start``
+    (floored to a bucket) to ``end`` from ``presence.changed`` events: the status each agent
+    had at ``start`` (their last change before it) runs until their next change, the last
+    one until ``end``."""
+    start = floor_time(start)
+    if end <= start:
+        return 0
+    agent = json_text("data", "agent")
+    org_filter, org_params = "", []
+    if organization_id is not None:
+        org_filter, org_params = "AND organization_id = %s", [organization_id]
+    table = Event._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT organization_id, {agent}, {json_text("data", "to")}, at FROM {table}
+            WHERE id IN (SELECT MAX(id) FROM {table} WHERE type = 'presence.changed'
+                AND at < %s {org_filter} GROUP BY organization_id, {agent})""",  # noqa: S608
+            [db_time(start), *org_params],
+        )
+        before = cursor.fetchall()
+    changes = (
+        Event.objects.filter(type="presence.changed", at__gte=start, at__lt=end)
+        .order_by("at", "id")
+        .values_list("organization_id", "data", "at")
+    )
+    if organization_id is not None:
+        changes = changes.filter(organization_id=organization_id)
+    timeline: dict[tuple, list] = defaultdict(list)
+    for org, agent_id, status, _at in before:
+        if agent_id is not None:
+            timeline[org, int(agent_id)].append((start, status))
+    for org, data, at in changes:
+        if data.get("agent") is not None:
+            timeline[org, int(data["agent"])].append((at, data.get("to")))
+    seconds: dict[tuple, float] = defaultdict(float)
+    for (org, agent_id), points in timeline.items():
+        for (begin, status), nxt in zip(points, [*points[1:], (end, None)], strict=True):
+            finish = nxt[0]
+            if status in (None, "offline") or finish <= begin:
+                continue
+            cursor_at = begin
+            while cursor_at < finish:
+                bucket = floor_time(cursor_at)
+                stop = min(finish, bucket + timedelta(seconds=BUCKET))
+                seconds[org, bucket, agent_id, status] += (stop - cursor_at).total_seconds()
+                cursor_at = stop
+    rows = AgentStateRollup.objects.filter(bucket__gte=start, bucket__lt=end)
+    if organization_id is not None:
+        rows = rows.filter(organization_id=organization_id)
+    rows.delete()
+    AgentStateRollup.objects.bulk_create(
+        [
+            AgentStateRollup(
+                organization_id=org, bucket=bucket, agent_id=agent_id, status=status, seconds=s
+            )
+            for (org, bucket, agent_id, status), s in seconds.items()
+        ],
+        batch_size=2000,
+    )
+    return len(seconds)
+
+
+def interaction_ids_where(ids: list[int]) -> tuple[str, list]:
+    return f"i.id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+__all__ = [
+    "BUCKET",
+    "Interaction",
+    "agent_states_write",
+    "facts_write",
+    "floor_time",
+    "repeat_gaps_update",
+]

@@ -1,0 +1,178 @@
+"""Keeping the report tables in step with the Event log: incremental update and rebuild."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from apps.interactions.models import Event
+from apps.reports import facts
+from apps.reports.models import (
+    AgentStateRollup,
+    IntervalRollup,
+    ReportSettings,
+    RollupCursor,
+)
+from apps.reports.rollups import rollup_buckets, rollup_range
+from apps.reports.selectors import report_settings_get
+
+logger = logging.getLogger(__name__)
+
+CURSOR = "events"
+BATCH = 20_000  # events per step of the incremental update
+
+
+def _cursor() -> RollupCursor:
+    RollupCursor.objects.get_or_create(name=CURSOR)
+    return RollupCursor.objects.select_for_update().get(name=CURSOR)
+
+
+def _max_fcr_days() -> int:
+    return max(
+        [7, *ReportSettings.objects.values_list("fcr_days", flat=True)],
+    )
+
+
+@transaction.atomic
+def rollups_update(*, now: datetime | None = None, batch: int = BATCH) -> dict:
+    """Bring facts and rollups up to the newest events (one step of at most ``batch``
+    events; the beat task calls it until nothing is left). Idempotent: with no new event,
+    nothing changes but the presence time of the current bucket."""
+    now = now or timezone.now()
+    cursor = _cursor()
+    ids = list(
+        Event.objects.filter(pk__gt=cursor.last_event_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:batch]
+    )
+    upto = facts.floor_time(now)
+    touched: set = set()
+    interactions: list[int] = []
+    presence_from = cursor.upto or upto
+    if ids:
+        last = ids[-1]
+        new = Event.objects.filter(pk__gt=cursor.last_event_id, pk__lte=last)
+        interactions = sorted(
+            set(new.exclude(interaction_id=None).values_list("interaction_id", flat=True))
+        )
+        earliest = (
+            new.filter(type="presence.changed").order_by("at").values_list("at", flat=True).first()
+        )
+        if earliest is not None:
+            presence_from = min(presence_from, earliest)
+        contacts: set = set()
+        for index in range(0, len(interactions), 500):
+            where, params = facts.interaction_ids_where(interactions[index : index + 500])
+            changed, seen = facts.facts_write(where=where, params=params)
+            touched |= changed
+            contacts |= seen
+        if contacts:
+            touched |= facts.repeat_gaps_update(contacts=contacts)
+        cursor.last_event_id = last
+    rows = rollup_buckets(touched=touched)
+    states = facts.agent_states_write(start=presence_from, end=upto) if presence_from < upto else 0
+    cursor.upto = max(cursor.upto or upto, upto)
+    cursor.save()
+    result = {
+        "events": len(ids),
+        "interactions": len(interactions),
+        "buckets": len(touched),
+        "rollup_rows": rows,
+        "agent_state_rows": states,
+        "more": len(ids) == batch,
+    }
+    logger.info("reports.rollups_updated", extra=result)
+    return result
+
+
+def rollups_update_all(*, now: datetime | None = None) -> int:
+    """Run update steps until the event log is consumed; the number of events read."""
+    total = 0
+    while True:
+        result = rollups_update(now=now)
+        total += result["events"]
+        if not result["more"]:
+            return total
+
+
+@transaction.atomic
+def rollups_rebuild(
+    *,
+    organization_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    now: datetime | None = None,
+) -> dict:
+    """Recompute facts and rollups from the events, for one organization or all, for the
+    interactions that have events in [start, end) (everything when open). Set-based: one
+    statement per table, so millions of interactions take minutes."""
+    now = now or timezone.now()
+    cursor = _cursor()
+    high = Event.objects.aggregate(m=Max("pk"))["m"] or 0
+    conditions, params = ["1 = 1"], []
+    if organization_id is not None:
+        conditions.append("i.organization_id = %s")
+        params.append(organization_id)
+    if start is not None or end is not None:
+        window = ["e2.interaction_id = i.id"]
+        if start is not None:
+            window.append("e2.at >= %s")
+            params.append(facts.db_time(start))
+        if end is not None:
+            window.append("e2.at < %s")
+            params.append(facts.db_time(end))
+        conditions.append(
+            f"EXISTS (SELECT 1 FROM interactions_event e2 WHERE {' AND '.join(window)})"  # noqa: S608
+        )
+    where = " AND ".join(conditions)
+    touched, contacts = facts.facts_write(where=where, params=params)
+    full = start is None and end is None
+    touched |= facts.repeat_gaps_update(contacts=None if full else contacts)
+    organizations = {org for org, _b in touched}
+    if organization_id is not None:
+        organizations.add(organization_id)
+    rows = 0
+    if full:
+        stale = IntervalRollup.objects.all()
+        if organization_id is not None:
+            stale = stale.filter(organization_id=organization_id)
+        stale.delete()
+        for org in organizations:
+            rows += rollup_range(organization_id=org, start=None, end=None)
+    else:
+        rows = rollup_buckets(touched=touched)
+    upto = facts.floor_time(now)
+    states_from = start or _first_presence(organization_id) or upto
+    if full:
+        stale = AgentStateRollup.objects.all()
+        if organization_id is not None:
+            stale = stale.filter(organization_id=organization_id)
+        stale.delete()
+    states = facts.agent_states_write(
+        start=states_from, end=min(end, upto) if end else upto, organization_id=organization_id
+    )
+    if full and organization_id is None:
+        cursor.last_event_id = max(cursor.last_event_id, high)
+        cursor.upto = upto
+        cursor.save()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as c:
+            c.execute("ANALYZE reports_interactionfact")
+            c.execute("ANALYZE reports_intervalrollup")
+    result = {"buckets": len(touched), "rollup_rows": rows, "agent_state_rows": states}
+    logger.info("reports.rollups_rebuilt", extra=result)
+    return result
+
+
+def _first_presence(organization_id: int | None):
+    qs = Event.objects.filter(type="presence.changed")
+    if organization_id is not None:
+        qs = qs.filter(organization_id=organization_id)
+    return qs.order_by("at").values_list("at", flat=True).first()
+
+
+__all__ = ["report_settings_get", "rollups_rebuild", "rollups_update", "rollups_update_all"]
