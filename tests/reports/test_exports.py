@@ -207,3 +207,10 @@ def test_old_files_are_purged(alpha, settings):
     assert job.status == ExportJob.Status.EXPIRED and not job.file and not path.exists()
     fresh.refresh_from_db()
     assert fresh.status == ExportJob.Status.DONE and Path(fresh.file.path).exists()
+
+
+def test_names_typed_by_people_never_run_as_formulas(alpha, client):
+    alpha.billing.name = "=HYPERLINK(1)"
+    alpha.billing.save(update_fields=["name"])
+    response = _export(client, alpha.manager, "report:csv", group_by="queue", kpis=["offered"])
+    assert ["'=HYPERLINK(1)", "2"] in _csv(response.content)
