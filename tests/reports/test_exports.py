@@ -47,11 +47,10 @@ def test_small_report_export_downloads_at_once_as_csv(alpha, client):
     assert response["Content-Disposition"] == 'attachment; filename="report-queue-2026-03-03.csv"'
     rows = _csv(response.content)
     assert rows[0] == ["Group", "Offered (count)", "Answered (count)"]
-    assert rows[1:] == [
-        [alpha.billing.name, "2", "1"],
-        [alpha.support.name, "1", "1"],
-        ["Total", "3", "2"],
-    ]
+    assert sorted(rows[1:-1]) == sorted(
+        [[alpha.billing.name, "2", "1"], [alpha.support.name, "1", "1"]]
+    )
+    assert rows[-1] == ["Total", "3", "2"]
     assert not ExportJob.objects.exists()
 
 
@@ -100,12 +99,9 @@ def test_large_xlsx_job_reads_back(alpha, settings, django_capture_on_commit_cal
     job.refresh_from_db()
     with job.file.open("rb") as f:
         rows = _xlsx(f.read())
-    assert rows == [
-        ("Group", "Offered (count)"),
-        (alpha.billing.name, 2),
-        (alpha.support.name, 1),
-        ("Total", 3),
-    ]
+    assert rows[0] == ("Group", "Offered (count)")
+    assert set(rows[1:-1]) == {(alpha.billing.name, 2), (alpha.support.name, 1)}
+    assert rows[-1] == ("Total", 3)
 
 
 def test_progress_is_written_while_rows_stream(alpha):
