@@ -315,6 +315,7 @@ def exports_view(request):
         ExportJob.objects.filter(organization_id=user.organization_id, requested_by=user)[:50]
     )
     context = {
+        "org_time_zone": user.organization.time_zone,
         "jobs": jobs,
         "pending": any(
             j.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING) for j in jobs

@@ -189,3 +189,17 @@ def test_drilldown_never_shows_another_organization(alpha, beta, client):
         reverse("reports-drilldown"), {**DAY, "kpi": "offered", "queues": [beta.billing.pk]}
     )
     assert bad.status_code == 400
+
+
+def test_pages_make_a_bounded_number_of_queries(alpha, client, django_assert_max_num_queries):
+    from apps.reports.models import ExportJob
+
+    for _ in range(5):
+        ExportJob.objects.create(
+            organization=alpha.org, requested_by=alpha.manager, kind="report", file_format="csv"
+        )
+    client.force_login(alpha.manager)
+    with django_assert_max_num_queries(10):
+        client.get(reverse("reports-drilldown"), {**DAY, "group_by": "none", "kpi": "offered"})
+    with django_assert_max_num_queries(8):
+        client.get(reverse("reports-exports"))
