@@ -191,7 +191,7 @@ def _export_source(*, organization, kind: str, params: dict, file_format: str, t
 
 
 def report_file(
-    *, organization, params: dict, file_format: str, today: date | None = None, user=None
+    *, organization, params: dict, file_format: str, today: date | None = None
 ) -> tuple[str, bytes, str]:
     """The report ``params`` describe as a file: (file name, content, MIME type)."""
     _count, rows, name = _export_source(

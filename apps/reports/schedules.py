@@ -166,7 +166,6 @@ def subscription_deliver(
             params=subscription.params,
             file_format=subscription.file_format,
             today=claimed_run_at.astimezone(organization_tz(subscription.organization)).date(),
-            user=subscription.user,
         )
         recipients = subscription.recipient_list()
         if recipients:

@@ -34,6 +34,7 @@ from apps.reports.forms import (
 from apps.reports.models import ExportFormat, ExportJob, ReportSubscription
 
 REPORTS_PERMISSION = "reports.view_reports"
+DEFAULT_FILTERS = {"period": "last_7_days", "group_by": "interval", "interval": "day"}
 
 
 def _reports_user(request):
@@ -147,7 +148,8 @@ def _table_rows(table, params: dict, group_by: str) -> list[dict]:
 def reports_view(request):
     user = _reports_user(request)
     organization = user.organization
-    form = ReportForm(request.GET, organization=organization)
+    # A first visit shows the default report, with the filters showing what it is.
+    form = ReportForm(request.GET or DEFAULT_FILTERS, organization=organization)
     context = {
         "form": form,
         "period_choices": schedules.PERIODS,

@@ -3,6 +3,7 @@ the chart's data, and the drill-down to exactly the interactions behind a figure
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -203,3 +204,13 @@ def test_pages_make_a_bounded_number_of_queries(alpha, client, django_assert_max
         client.get(reverse("reports-drilldown"), {**DAY, "group_by": "none", "kpi": "offered"})
     with django_assert_max_num_queries(8):
         client.get(reverse("reports-exports"))
+
+
+def test_a_first_visit_shows_the_last_7_days_with_the_filters_saying_so(alpha, client):
+    client.force_login(alpha.manager)
+    response = client.get(reverse("reports"))
+    assert response.status_code == 200
+    assert response.context["report"].last_day - response.context["report"].first_day == (
+        timedelta(days=6)
+    )
+    assert '<option value="last_7_days" selected>' in response.content.decode()

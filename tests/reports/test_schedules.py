@@ -281,3 +281,39 @@ def test_agents_cannot_subscribe(paris_org, roles, client):
     response = client.post(reverse("reports-subscribe"), {"sub-name": "x"})
     assert response.status_code == 403
     assert not ReportSubscription.objects.exists()
+
+
+# --- The admin ----------------------------------------------------------------------------------
+
+
+def test_managers_edit_their_own_subscriptions_in_the_admin(paris_org, manager, roles, client):
+    other = UserFactory(organization=paris_org, roles=[Role.MANAGER])
+    theirs = _subscription(paris_org, other)
+    mine = _subscription(paris_org, manager)
+    client.force_login(manager)
+    changelist = client.get(reverse("admin:reports_reportsubscription_changelist"))
+    assert changelist.status_code == 200
+    assert list(changelist.context["cl"].queryset) == [mine]
+    url = reverse("admin:reports_reportsubscription_change", args=[mine.pk])
+    response = client.post(
+        url,
+        {
+            "name": "Weekly",
+            "user": manager.pk,
+            "active": "on",
+            "params": '{"period": "last_week"}',
+            "frequency": "weekly",
+            "weekday": "4",
+            "hour": "18",
+            "file_format": "csv",
+            "recipients": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    mine.refresh_from_db()
+    local = mine.next_run_at.astimezone(PARIS)
+    assert (mine.frequency, local.weekday(), local.hour) == ("weekly", 4, 18)
+    assert (
+        client.get(reverse("admin:reports_reportsubscription_change", args=[theirs.pk])).status_code
+        == 302
+    )  # "does not exist" for them
