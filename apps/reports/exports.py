@@ -98,7 +98,12 @@ def report_rows(table) -> Iterator[list]:
     per_period = any(row.get("interval") for row in table.rows)
     codes = [code for code, _label, _unit in table.columns]
     head = [_("Period")] if per_period else []
-    yield [*head, _("Group"), *[f"{label} ({unit})" for _code, label, unit in table.columns]]
+    units = {"money": getattr(table, "currency", "") or "money"}
+    yield [
+        *head,
+        _("Group"),
+        *[f"{label} ({units.get(unit, unit)})" for _code, label, unit in table.columns],
+    ]
     for row in table.rows:
         when = [period_label(row["interval"], table.interval)] if per_period else []
         label = str(row.get("label", row.get("group", "")))

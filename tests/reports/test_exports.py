@@ -210,3 +210,14 @@ def test_names_typed_by_people_never_run_as_formulas(alpha, client):
     alpha.billing.save(update_fields=["name"])
     response = _export(client, alpha.manager, "report:csv", group_by="queue", kpis=["offered"])
     assert ["'=HYPERLINK(1)", "2"] in _csv(response.content)
+
+
+def test_small_interaction_export_as_xlsx_has_one_row_per_interaction(alpha, client):
+    response = _export(client, alpha.manager, "interactions:xlsx", queues=[alpha.billing.pk])
+    assert response.status_code == 200
+    rows = _xlsx(response.content)
+    assert rows[0][0] == "interaction"
+    assert {row[0] for row in rows[1:]} == {
+        alpha.interactions["A1"].pk,
+        alpha.interactions["A2"].pk,
+    }
