@@ -134,28 +134,30 @@ FACT_COLUMNS = (
 )
 
 
-def facts_write(*, where: str, params: list) -> tuple[set, set]:
+def facts_write(*, where: str, params: list, collect: bool = True) -> tuple[set, set]:
     """(Re)build the facts of the interactions matching ``where`` (SQL on ``i``, the
-    interaction table). Returns the (organization, bucket) pairs touched and the contacts."""
+    interaction table). Returns the (organization, bucket) pairs touched and the contacts
+    (``collect=False``, for whole rebuilds: nothing is read back)."""
     table = InteractionFact._meta.db_table
+    chosen = f"(SELECT i.id FROM interactions_interaction i WHERE {where})"  # noqa: S608
+    old: list = []
+    new: list = []
     with connection.cursor() as cursor:
+        if collect:
+            cursor.execute(
+                f"SELECT organization_id, bucket, contact_id FROM {table} "  # noqa: S608
+                f"WHERE interaction_id IN {chosen}",
+                params,
+            )
+            old = cursor.fetchall()
+        cursor.execute(f"DELETE FROM {table} WHERE interaction_id IN {chosen}", params)  # noqa: S608
+        returning = " RETURNING organization_id, bucket, contact_id" if collect else ""
         cursor.execute(
-            f"SELECT organization_id, bucket, contact_id FROM {table} WHERE interaction_id IN "  # noqa: S608
-            f"(SELECT i.id FROM interactions_interaction i WHERE {where})",
+            f"INSERT INTO {table} ({FACT_COLUMNS}) {_facts_select(where)}{returning}",  # noqa: S608
             params,
         )
-        old = cursor.fetchall()
-        cursor.execute(
-            f"DELETE FROM {table} WHERE interaction_id IN "  # noqa: S608
-            f"(SELECT i.id FROM interactions_interaction i WHERE {where})",
-            params,
-        )
-        cursor.execute(
-            f"INSERT INTO {table} ({FACT_COLUMNS}) {_facts_select(where)} "  # noqa: S608
-            f"RETURNING organization_id, bucket, contact_id",
-            params,
-        )
-        new = cursor.fetchall()
+        if collect:
+            new = cursor.fetchall()
     touched = {(org, _aware(bucket)) for org, bucket, _c in (*old, *new)}
     contacts = {contact for _o, _b, contact in (*old, *new) if contact is not None}
     return touched, contacts
@@ -169,7 +171,9 @@ def _aware(value) -> datetime:
     return value
 
 
-def repeat_gaps_update(*, contacts: set | None, since_epoch: float | None = None) -> set:
+def repeat_gaps_update(
+    *, contacts: set | None, since_epoch: float | None = None, collect: bool = True
+) -> set:
     """Set each fact's time until the same contact's next interaction (on any channel), for
     the facts of ``contacts`` (``None``: every contact) starting at or after ``since_epoch``.
     Returns the (organization, bucket) pairs whose facts changed."""
@@ -197,10 +201,11 @@ def repeat_gaps_update(*, contacts: set | None, since_epoch: float | None = None
                 WHERE f.interaction_id = w.interaction_id {since}
                   AND ((f.next_gap_seconds IS NULL) <> (w.gap IS NULL)
                        OR f.next_gap_seconds <> w.gap)
-                RETURNING organization_id, bucket""",  # noqa: S608
+                {"RETURNING organization_id, bucket" if collect else ""}""",  # noqa: S608
                 params,
             )
-            touched |= {(org, _aware(bucket)) for org, bucket in cursor.fetchall()}
+            if collect:
+                touched |= {(org, _aware(bucket)) for org, bucket in cursor.fetchall()}
     return touched
 
 
@@ -220,6 +225,8 @@ def agent_states_write(*, start: datetime, end: datetime, organization_id=None) 
     start = floor_time(start)
     if end <= start:
         return 0
+    if _vendor() == "postgresql":
+        return _agent_states_postgresql(start=start, end=end, organization_id=organization_id)
     agent = json_text("data", "agent")
     org_filter, org_params = "", []
     if organization_id is not None:
@@ -273,6 +280,49 @@ def agent_states_write(*, start: datetime, end: datetime, organization_id=None) 
         batch_size=2000,
     )
     return len(seconds)
+
+
+def _agent_states_postgresql(*, start: datetime, end: datetime, organization_id) -> int:
+    """The same, set-based (a year of a large center's presence is millions of buckets)."""
+    org = "AND organization_id = %(org)s" if organization_id is not None else ""
+    rows = AgentStateRollup.objects.filter(bucket__gte=start, bucket__lt=end)
+    if organization_id is not None:
+        rows = rows.filter(organization_id=organization_id)
+    rows.delete()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {AgentStateRollup._meta.db_table}
+                (organization_id, bucket, agent_id, status, seconds)
+            SELECT org, b, agent, status, SUM(EXTRACT(EPOCH FROM
+                LEAST(until, b + INTERVAL '15 minutes') - GREATEST(since, b)))
+            FROM (
+                SELECT org, agent, status, since, LEAD(since, 1, %(end)s::timestamptz)
+                    OVER (PARTITION BY org, agent ORDER BY since, id) AS until
+                FROM (
+                    SELECT organization_id AS org, (data ->> 'agent')::bigint AS agent,
+                        data ->> 'to' AS status, at AS since, id
+                    FROM interactions_event
+                    WHERE type = 'presence.changed' AND at >= %(start)s AND at < %(end)s {org}
+                    UNION ALL
+                    SELECT * FROM (
+                        SELECT DISTINCT ON (organization_id, data ->> 'agent')
+                            organization_id, (data ->> 'agent')::bigint,
+                            data ->> 'to', %(start)s::timestamptz, id
+                        FROM interactions_event
+                        WHERE type = 'presence.changed' AND at < %(start)s {org}
+                        ORDER BY organization_id, data ->> 'agent', at DESC, id DESC
+                    ) AS before
+                ) AS points
+            ) AS spans
+            CROSS JOIN LATERAL generate_series(
+                to_timestamp(FLOOR(EXTRACT(EPOCH FROM since) / 900) * 900),
+                until - INTERVAL '1 microsecond', INTERVAL '15 minutes') AS b
+            WHERE agent IS NOT NULL AND status IS NOT NULL AND status <> 'offline'
+                AND until > since
+            GROUP BY org, b, agent, status""",  # noqa: S608
+            {"start": start, "end": end, "org": organization_id},
+        )
+        return max(cursor.rowcount, 0)
 
 
 def interaction_ids_where(ids: list[int]) -> tuple[str, list]:

@@ -57,6 +57,7 @@ def _dimension_fk(model: str, **kwargs):
         model,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,  # the composite indexes below serve the reads
         null=True,
         blank=True,
         related_name="+",

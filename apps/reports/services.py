@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from apps.accounts.models import Organization
 from apps.interactions.models import Event
 from apps.reports import facts
 from apps.reports.models import (
@@ -129,12 +130,21 @@ def rollups_rebuild(
             f"EXISTS (SELECT 1 FROM interactions_event e2 WHERE {' AND '.join(window)})"  # noqa: S608
         )
     where = " AND ".join(conditions)
-    touched, contacts = facts.facts_write(where=where, params=params)
     full = start is None and end is None
-    touched |= facts.repeat_gaps_update(contacts=None if full else contacts)
-    organizations = {org for org, _b in touched}
-    if organization_id is not None:
-        organizations.add(organization_id)
+    if connection.vendor == "postgresql":
+        # A rebuild sorts and hashes millions of events: room for it, this transaction only.
+        with connection.cursor() as c:
+            c.execute("SET LOCAL work_mem = '256MB'")
+    touched, contacts = facts.facts_write(where=where, params=params, collect=not full)
+    if full:
+        facts.repeat_gaps_update(contacts=None, collect=False)
+        organizations = (
+            {organization_id}
+            if organization_id is not None
+            else set(Organization.objects.values_list("pk", flat=True))
+        )
+    else:
+        touched |= facts.repeat_gaps_update(contacts=contacts)
     rows = 0
     if full:
         stale = IntervalRollup.objects.all()
