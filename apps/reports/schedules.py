@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -137,13 +137,33 @@ def report_page_url(params: dict) -> str:
     return f"{settings.PUBLIC_BASE_URL}{path}"
 
 
+def _send(subscription: ReportSubscription, claimed_run_at: datetime) -> None:
+    from apps.reports.exports import report_file
+
+    filename, content, mimetype = report_file(
+        organization=subscription.organization,
+        params=subscription.params,
+        file_format=subscription.file_format,
+        today=claimed_run_at.astimezone(organization_tz(subscription.organization)).date(),
+    )
+    recipients = subscription.recipient_list()
+    if recipients:
+        message = EmailMessage(
+            subject=_("%(name)s: %(file)s") % {"name": subscription.name, "file": filename},
+            body=_("Your scheduled report “%(name)s” is attached.\n\nSee it online: %(url)s\n")
+            % {"name": subscription.name, "url": report_page_url(subscription.params)},
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=recipients,
+        )
+        message.attach(filename, content, mimetype)
+        message.send()
+
+
 def subscription_deliver(
     *, subscription_id: int, claimed_run_at: datetime, now: datetime | None = None
 ) -> bool:
     """Send one due subscription if this caller wins the claim on ``claimed_run_at`` (the
     ``next_run_at`` it read). Returns whether it sent."""
-    from apps.reports.exports import report_file
-
     now = now or timezone.now()
     subscription = (
         ReportSubscription.objects.select_related("organization", "user")
@@ -161,23 +181,9 @@ def subscription_deliver(
     try:
         if not subscription.user.is_active:
             raise ValueError("the subscriber is no longer active")
-        filename, content, mimetype = report_file(
-            organization=subscription.organization,
-            params=subscription.params,
-            file_format=subscription.file_format,
-            today=claimed_run_at.astimezone(organization_tz(subscription.organization)).date(),
-        )
-        recipients = subscription.recipient_list()
-        if recipients:
-            message = EmailMessage(
-                subject=_("%(name)s: %(file)s") % {"name": subscription.name, "file": filename},
-                body=_("Your scheduled report “%(name)s” is attached.\n\nSee it online: %(url)s\n")
-                % {"name": subscription.name, "url": report_page_url(subscription.params)},
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                to=recipients,
-            )
-            message.attach(filename, content, mimetype)
-            message.send()
+        # The file and the e-mail in the subscriber's language (headers, "Total"…).
+        with translation.override(subscription.user.effective_language):
+            _send(subscription, claimed_run_at)
     except Exception:
         # Give the period back: the next beat tries again (unless someone changed the row).
         ReportSubscription.objects.filter(pk=subscription_id, next_run_at=following).update(
