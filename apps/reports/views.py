@@ -65,9 +65,20 @@ def _definitions(codes) -> list[dict]:
     ]
 
 
+def _unit_names() -> dict:
+    return {
+        "count": _("Count"),
+        "seconds": _("Seconds"),
+        "percent": _("Percent"),
+        "ratio": _("Ratio"),
+        "money": _("Cost"),
+    }
+
+
 def _chart(table) -> dict:
     """What static/js/reports.js draws: one dataset per KPI, on an axis per unit."""
     return {
+        "units": _unit_names(),
         "labels": [exports.row_label(row, table.interval) for row in table.rows],
         "datasets": [
             {

@@ -30,7 +30,7 @@
         position: i === 0 ? "left" : "right",
         beginAtZero: true,
         grid: { drawOnChartArea: i === 0 },
-        title: { display: true, text: used[axis] }
+        title: { display: true, text: (chart.units || {})[used[axis]] || used[axis] }
       };
       if (used[axis] === "percent") { scales[axis].max = 100; }
       if (used[axis] === "count") { scales[axis].ticks = { precision: 0 }; }
