@@ -129,6 +129,13 @@ class ReportForm(forms.Form):
         self.fields["teams"].queryset = Team.objects.filter(organization=organization)
         self.fields["kpis"].choices = [(code, k.label) for code, k in kpi_catalogue().items()]
 
+    @property
+    def dimension_fields(self):
+        """The filters on who and what (shown as a row of multiple choices)."""
+        return [
+            self[name] for name in ("queues", "agents", "teams", "channels", "directions", "tiers")
+        ]
+
     @classmethod
     def from_params(cls, params: dict, *, organization, today: date | None = None) -> ReportForm:
         """A bound form from a plain dict (query string or stored JSON)."""
