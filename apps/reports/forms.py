@@ -51,7 +51,7 @@ DEFAULT_KPIS = (
     "asa",
     "aht",
 )
-LIST_FIELDS = ("queues", "agents", "teams", "channels", "directions", "tiers", "kpis")
+DIMENSIONS = ("queues", "agents", "teams", "channels", "directions", "tiers")
 MAX_DAYS = 400
 
 
