@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -167,9 +167,14 @@ def reports_view(request):
         "definitions": _definitions(kpi_catalogue()),
         "org_time_zone": organization.time_zone,
     }
+    table = None
     if form.is_valid():
         report = form.report()
-        table = exports.report_table(organization=organization, report=report)
+        try:
+            table = exports.report_table(organization=organization, report=report)
+        except ValidationError as exc:  # a combination the KPI core refuses, said plainly
+            form.add_error(None, exc)
+    if table is not None:
         shown = form.params(relative=False)
         context.update(
             report=report,
@@ -198,7 +203,7 @@ def reports_view(request):
                 },
             ),
         )
-    return render(request, "reports/report.html", context, status=200 if form.is_valid() else 400)
+    return render(request, "reports/report.html", context, status=200 if table else 400)
 
 
 @login_required
@@ -222,13 +227,18 @@ def drilldown_view(request):
         filters = replace(filters, start=max(filters.start, at), end=min(filters.end, end))
     has_group = "group" in request.GET and report.group_by not in ("none", "interval")
     group = request.GET.get("group", "")
-    interactions = kpi_interactions(
-        organization=organization,
-        filters=filters,
-        kpi=kpi,
-        group_by=report.group_by if has_group else "none",
-        group_value=group,
-    ).select_related("queue", "assigned_agent", "contact")
+    try:
+        interactions = kpi_interactions(
+            organization=organization,
+            filters=filters,
+            kpi=kpi,
+            group_by=report.group_by if has_group else "none",
+            group_value=group,
+        ).select_related("queue", "assigned_agent", "contact")
+    except (ValidationError, ValueError):
+        return render(
+            request, "reports/drilldown.html", {"form": form, "invalid": True}, status=400
+        )
     page = Paginator(interactions, settings.REPORTS_DRILLDOWN_PAGE_SIZE).get_page(
         request.GET.get("page")
     )

@@ -214,3 +214,17 @@ def test_a_first_visit_shows_the_last_7_days_with_the_filters_saying_so(alpha, c
         timedelta(days=6)
     )
     assert '<option value="last_7_days" selected>' in response.content.decode()
+
+
+def test_a_drilldown_link_with_a_broken_period_is_a_400_not_an_error(alpha, client):
+    client.force_login(alpha.manager)
+    response = client.get(
+        reverse("reports-drilldown"),
+        {**DAY, "group_by": "queue", "kpi": "offered", "group": "not-a-queue"},
+    )
+    assert response.status_code in (200, 400)
+    response = client.get(
+        reverse("reports-drilldown"),
+        {**DAY, "group_by": "interval", "interval": "60m", "kpi": "offered", "at": "garbage"},
+    )
+    assert response.status_code == 200  # an unreadable period is ignored: the whole report
