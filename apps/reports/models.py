@@ -172,6 +172,74 @@ class AgentStateRollup(TenantModel):
         return f"{self.agent_id} {self.status} {self.bucket:%Y-%m-%d %H:%M}"
 
 
+def _measures(cls):
+    # The interaction measures of IntervalRollup, on the day-grain rollups too.
+    for name in (
+        "interactions",
+        "offered",
+        "answered",
+        "handled",
+        "abandoned",
+        "short_abandoned",
+        "answered_in_sla",
+        "transfers",
+        "missed_offers",
+        "voicemails",
+        "callbacks",
+        "inbound",
+        "outbound",
+        "fcr_resolved",
+    ):
+        cls.add_to_class(name, models.IntegerField(default=0))
+    for name in (
+        "wait_seconds",
+        "answer_wait_seconds",
+        "talk_seconds",
+        "hold_seconds",
+        "wrap_seconds",
+    ):
+        cls.add_to_class(name, models.FloatField(default=0))
+    return cls
+
+
+@_measures
+class DailyRollup(TenantModel):
+    """Sums of a local day (the organization's time zone) of the 15-minute rollups, without
+    the agent: what day, week and month dashboards read. Rebuilt from the 15-minute rows."""
+
+    day = models.DateField()
+    queue = _dimension_fk("queues.Queue")
+    channel = models.CharField(max_length=12)
+    direction = models.CharField(max_length=8)
+    tier = models.CharField(max_length=10, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel}"
+
+
+@_measures
+class DailyAgentRollup(TenantModel):
+    """Sums of a local day per agent (every queue and channel), with the agent's presence time:
+    what agent and team reports over days read."""
+
+    day = models.DateField()
+    agent = _dimension_fk(settings.AUTH_USER_MODEL)
+    logged_in_seconds = models.FloatField(default=0)
+    ready_seconds = models.FloatField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "day"]),
+            models.Index(fields=["organization", "agent", "day"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.agent_id}"
+
+
 class RollupCursor(models.Model):
     """Where the incremental rollup stands in the event log (platform mechanics, not a
     tenant's row): events up to ``last_event_id`` are in the facts, presence time up to

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db import connection
 
 from apps.reports.facts import db_time
-from apps.reports.models import IntervalRollup, ReportSettings
+from apps.reports.models import (
+    AgentStateRollup,
+    DailyAgentRollup,
+    DailyRollup,
+    IntervalRollup,
+    ReportSettings,
+)
 from apps.reports.selectors import report_settings_get
 
 _COLUMNS = (
@@ -106,3 +113,103 @@ def rollup_range(*, organization_id: int, start: datetime | None, end: datetime 
             {**_params(organization_id, settings), **values},
         )
         return max(cursor.rowcount, 0)
+
+
+# --- Day-grain rollups ------------------------------------------------------------------------
+
+_DAY_INT = (
+    "interactions, offered, answered, handled, abandoned, short_abandoned, answered_in_sla,"
+    " wait_seconds, answer_wait_seconds, talk_seconds, hold_seconds, wrap_seconds, transfers,"
+    " missed_offers, voicemails, callbacks, inbound, outbound, fcr_resolved"
+)
+_DAY_SUMS = ", ".join(f"SUM({m.strip()})" for m in _DAY_INT.split(","))
+_DAY_ZEROS = ", ".join("0" for _m in _DAY_INT.split(","))
+
+
+def local_days(*, organization_id: int, buckets: Iterable[datetime]) -> set[date]:
+    tz = ZoneInfo(_time_zone(organization_id))
+    return {bucket.astimezone(tz).date() for bucket in buckets}
+
+
+def _time_zone(organization_id: int) -> str:
+    from apps.accounts.models import Organization
+
+    return Organization.objects.filter(pk=organization_id).values_list("time_zone", flat=True)[0]
+
+
+def daily_refresh(*, organization_id: int, days: Iterable[date]) -> int:
+    """Recompute the day rollups of these local days from the 15-minute rollups and the
+    agents' presence time (a day is the buckets from its local midnight to the next)."""
+    tz = ZoneInfo(_time_zone(organization_id))
+    daily, per_agent = DailyRollup._meta.db_table, DailyAgentRollup._meta.db_table
+    intervals, states = IntervalRollup._meta.db_table, AgentStateRollup._meta.db_table
+    written = 0
+    with connection.cursor() as cursor:
+        for day in sorted(set(days)):
+            start = datetime.combine(day, time(), tzinfo=tz)
+            end = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz)
+            params = {
+                "org": organization_id,
+                "day": connection.ops.adapt_datefield_value(day),
+                "start": db_time(start),
+                "end": db_time(end),
+            }
+            where = "organization_id = %(org)s AND bucket >= %(start)s AND bucket < %(end)s"
+            for table in (daily, per_agent):
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE organization_id = %(org)s AND day = %(day)s",  # noqa: S608
+                    params,
+                )
+            cursor.execute(
+                f"""INSERT INTO {daily} (organization_id, day, queue_id, channel, direction, tier,
+                    {_DAY_INT})
+                SELECT organization_id, %(day)s, queue_id, channel, direction, tier, {_DAY_SUMS}
+                FROM {intervals} WHERE {where}
+                GROUP BY organization_id, queue_id, channel, direction, tier""",  # noqa: S608
+                params,
+            )
+            written += max(cursor.rowcount, 0)
+            cursor.execute(
+                f"""INSERT INTO {per_agent} (organization_id, day, agent_id, {_DAY_INT},
+                    logged_in_seconds, ready_seconds)
+                SELECT organization_id, %(day)s, agent_id, {_DAY_SUMS}, 0, 0
+                FROM {intervals} WHERE {where}
+                GROUP BY organization_id, agent_id""",  # noqa: S608
+                params,
+            )
+            written += max(cursor.rowcount, 0)
+            cursor.execute(
+                f"""INSERT INTO {per_agent} (organization_id, day, agent_id, {_DAY_INT},
+                    logged_in_seconds, ready_seconds)
+                SELECT organization_id, %(day)s, agent_id, {_DAY_ZEROS}, SUM(seconds),
+                    SUM(CASE WHEN status IN ('available', 'wrap_up') THEN seconds ELSE 0 END)
+                FROM {states} WHERE {where}
+                GROUP BY organization_id, agent_id""",  # noqa: S608
+                params,
+            )
+            written += max(cursor.rowcount, 0)
+    return written
+
+
+def daily_refresh_range(*, organization_id: int) -> int:
+    """Every day of an organization that has 15-minute rows or presence time."""
+    from django.db.models import Max, Min
+
+    bounds = [
+        model.objects.filter(organization_id=organization_id).aggregate(
+            low=Min("bucket"), high=Max("bucket")
+        )
+        for model in (IntervalRollup, AgentStateRollup)
+    ]
+    edges = [b[key] for b in bounds for key in ("low", "high") if b[key] is not None]
+    buckets: set = set()
+    if edges:
+        moment, last = min(edges), max(edges)
+        while moment <= last:
+            buckets.add(moment)
+            moment += timedelta(hours=12)
+        buckets.add(last)
+    days = local_days(organization_id=organization_id, buckets=buckets)
+    DailyRollup.objects.filter(organization_id=organization_id).exclude(day__in=days).delete()
+    DailyAgentRollup.objects.filter(organization_id=organization_id).exclude(day__in=days).delete()
+    return daily_refresh(organization_id=organization_id, days=days)

@@ -21,7 +21,14 @@ from django.utils.translation import gettext as _
 from apps.accounts.models import Role, Team, User
 from apps.interactions.models import Channel, Direction, Event, Interaction
 from apps.reports.kpis import AGENT_MEASURES, INTERACTION_MEASURES, KPIS
-from apps.reports.models import AgentStateRollup, InteractionFact, IntervalRollup, ReportSettings
+from apps.reports.models import (
+    AgentStateRollup,
+    DailyAgentRollup,
+    DailyRollup,
+    InteractionFact,
+    IntervalRollup,
+    ReportSettings,
+)
 
 GROUP_BYS = ("none", "interval", "agent", "team", "queue", "channel", "direction", "tier")
 INTERVALS = ("15m", "30m", "60m", "day", "week", "month")
@@ -174,16 +181,14 @@ def _labels(organization, group_by: str, values) -> dict:
 # --- Agent turnover ---------------------------------------------------------------------------
 
 
-def agent_turnover(
-    *, organization, start: datetime, end: datetime, agent_ids: Sequence[int] | None = None
-) -> tuple[int, float]:
-    """(agents deactivated in [start, end), average of the agents active at start and at
-    end), from the users' join dates and their ``user.activated``/``user.deactivated``
-    events (an agent is a user with the Agent role)."""
-    agents = User.objects.filter(organization=organization, groups__name=Role.AGENT)
-    if agent_ids is not None:
-        agents = agents.filter(pk__in=list(agent_ids))
-    people = {u.pk: u for u in agents.only("pk", "date_joined", "is_active")}
+def _turnover_data(organization) -> tuple[dict, dict]:
+    """Agents (users with the Agent role) and their (de)activations, read once per report."""
+    people = {
+        u.pk: u
+        for u in User.objects.filter(organization=organization, groups__name=Role.AGENT).only(
+            "pk", "date_joined", "is_active"
+        )
+    }
     history: dict[int, list] = defaultdict(list)
     for data, kind, at in (
         Event.objects.filter(
@@ -195,6 +200,24 @@ def agent_turnover(
         user = (data or {}).get("user")
         if user in people:
             history[user].append((at, kind == "user.activated"))
+    return people, history
+
+
+def agent_turnover(
+    *,
+    organization,
+    start: datetime,
+    end: datetime,
+    agent_ids: Sequence[int] | None = None,
+    data: tuple[dict, dict] | None = None,
+) -> tuple[int, float]:
+    """(agents deactivated in [start, end), average of the agents active at start and at
+    end), from the users' join dates and their ``user.activated``/``user.deactivated``
+    events (an agent is a user with the Agent role)."""
+    people, history = data or _turnover_data(organization)
+    if agent_ids is not None:
+        wanted = set(agent_ids)
+        people = {pk: u for pk, u in people.items() if pk in wanted}
 
     def active_at(user: User, moment: datetime) -> bool:
         if user.date_joined > moment:
@@ -262,18 +285,141 @@ def _grouped(qs: QuerySet, keys: list[str], annotations: dict, measures: dict) -
     return rows
 
 
-def _sums(qs: QuerySet, keys: list[str], annotations: dict) -> list[dict]:
+_AGENTS = Count("agent_id", distinct=True, filter=Q(handled__gt=0))
+
+
+def _interaction_sums(*, agents: bool) -> dict:
     measures = {m: Sum(m) for m in INTERACTION_MEASURES}
-    measures["agents"] = Count("agent_id", distinct=True, filter=Q(handled__gt=0))
-    return _grouped(qs, keys, annotations, measures)
+    if agents:
+        measures["agents"] = _AGENTS
+    return measures
 
 
-def _agent_sums(qs: QuerySet, keys: list[str], annotations: dict) -> list[dict]:
-    measures = {
-        "logged_in_seconds": Sum("seconds"),
-        "ready_seconds": Sum("seconds", filter=Q(status__in=READY_STATUSES)),
-    }
-    return _grouped(qs, keys, annotations, measures)
+_STATE_SUMS = {
+    "logged_in_seconds": Sum("seconds"),
+    "ready_seconds": Sum("seconds", filter=Q(status__in=READY_STATUSES)),
+}
+_DAILY_STATE_SUMS = {
+    "logged_in_seconds": Sum("logged_in_seconds"),
+    "ready_seconds": Sum("ready_seconds"),
+}
+
+
+def _is_midnight(moment: datetime, tz) -> bool:
+    local = moment.astimezone(tz)
+    return (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0)
+
+
+@dataclass
+class _Part:
+    """One query of a report: rows of a rollup table and the measures summed from them."""
+
+    qs: QuerySet
+    measures: dict
+    keys: list[str]
+    annotations: dict
+
+
+def _plan(organization, filters, group_by, interval, codes, tz) -> tuple[list[_Part], bool]:
+    """Which rollup tables answer a report, and whether agent presence time is in it.
+
+    Periods of whole local days read the day rollups (a month is ~30 rows per queue, channel
+    and tier, or per agent); other periods, and 15-minute to hourly intervals, the 15-minute
+    rollups."""
+    dims = group_by in _NOT_AGENT_TIME or any(getattr(filters, f + "s") for f in _NOT_AGENT_TIME)
+    agentish = group_by in ("agent", "team") or bool(filters.agents or filters.teams)
+    agent_time = any(KPIS[c].source == "mixed" for c in codes) and not dims
+    per_agent_needed = "interactions_per_agent" in codes
+    dim = _DIMENSION_FIELD.get(group_by)
+    daily = (
+        interval in (None, "day", "week", "month")
+        and _is_midnight(filters.start, tz)
+        and _is_midnight(filters.end, tz)
+        and not (agentish and dims)
+        and not (dims and group_by in _NOT_AGENT_TIME and per_agent_needed)
+    )
+    if not daily:
+        periods = _period_keys(interval, tz)
+        keys = list(periods) + (["bucket"] if interval == "15m" else [])
+        parts = [
+            _Part(
+                _filtered(IntervalRollup.objects.all(), organization, filters),
+                _interaction_sums(agents=True),
+                keys + ([dim] if dim else []),
+                periods,
+            )
+        ]
+        if agent_time:
+            parts.append(
+                _Part(
+                    _filtered(
+                        AgentStateRollup.objects.all(), organization, filters, dimensions=False
+                    ),
+                    _STATE_SUMS,
+                    keys + (["agent_id"] if dim == "agent_id" else []),
+                    periods,
+                )
+            )
+        return parts, agent_time
+    periods = _day_period_keys(interval)
+    keys = list(periods) + (["day"] if interval == "day" else [])
+    per_agent = _daily(DailyAgentRollup.objects.all(), organization, filters, tz, dims=False)
+    if agentish:
+        measures = {**_interaction_sums(agents=True), **_DAILY_STATE_SUMS}
+        return [_Part(per_agent, measures, keys + ["agent_id"], periods)], agent_time
+    parts = [
+        _Part(
+            _daily(DailyRollup.objects.all(), organization, filters, tz, dims=True),
+            _interaction_sums(agents=False),
+            keys + ([dim] if dim else []),
+            periods,
+        )
+    ]
+    extra = {**(_DAILY_STATE_SUMS if agent_time else {})}
+    if not dims:
+        extra["agents"] = _AGENTS
+    if extra:
+        parts.append(_Part(per_agent, extra, keys, periods))
+    return parts, agent_time
+
+
+def _daily(qs: QuerySet, organization, filters: ReportFilters, tz, *, dims: bool) -> QuerySet:
+    qs = qs.filter(
+        organization=organization,
+        day__gte=filters.start.astimezone(tz).date(),
+        day__lt=filters.end.astimezone(tz).date(),
+    )
+    if filters.agents:
+        qs = qs.filter(agent_id__in=list(filters.agents))
+    if filters.teams:
+        qs = qs.filter(agent_id__in=_team_agents(organization, filters.teams))
+    if dims:
+        if filters.queues:
+            qs = qs.filter(queue_id__in=list(filters.queues))
+        if filters.channels:
+            qs = qs.filter(channel__in=list(filters.channels))
+        if filters.directions:
+            qs = qs.filter(direction__in=list(filters.directions))
+        if filters.tiers:
+            qs = qs.filter(tier__in=list(filters.tiers))
+    return qs
+
+
+def _day_period_keys(interval: str | None) -> dict:
+    if interval == "week":
+        return {"p_day": TruncWeek("day")}
+    if interval == "month":
+        return {"p_day": TruncMonth("day")}
+    return {}
+
+
+def _period_from(row: dict, interval: str, tz) -> datetime:
+    if "day" in row or "p_day" in row:
+        value = row.get("p_day") or row["day"]
+        if isinstance(value, datetime):
+            value = value.date()
+        return datetime(value.year, value.month, value.day, tzinfo=tz)
+    return _period_of(row, interval, tz)
 
 
 def kpi_report(
@@ -287,20 +433,12 @@ def kpi_report(
     """The KPIs of ``kpis`` (every KPI when empty) over the interactions offered in the
     filters' period, one row per group (and per interval when one is given)."""
     codes = _validate(group_by, interval, kpis or [])
+    if filters.end <= filters.start:
+        raise ValidationError(_("The end of the period must come after its start."))
     tz = ZoneInfo(organization.time_zone)
     settings = report_settings_get(organization_id=organization.pk)
-    periods = _period_keys(interval, tz)
-    period_fields = list(periods) + (["bucket"] if interval == "15m" else [])
     dim = _DIMENSION_FIELD.get(group_by)
-    keys = period_fields + ([dim] if dim else [])
-    wants_agent_time = any(KPIS[c].source == "mixed" for c in codes)
-    agent_time = (
-        wants_agent_time
-        and group_by not in _NOT_AGENT_TIME
-        and not any(getattr(filters, f + "s") for f in _NOT_AGENT_TIME)
-    )
-    rollups = _filtered(IntervalRollup.objects.all(), organization, filters)
-    states = _filtered(AgentStateRollup.objects.all(), organization, filters, dimensions=False)
+    parts, agent_time = _plan(organization, filters, group_by, interval, codes, tz)
 
     # Accumulate measures per (period, group).
     groups: dict[tuple, dict] = defaultdict(lambda: defaultdict(float))
@@ -313,57 +451,61 @@ def kpi_report(
             team_of.setdefault(user_id, []).append(team_id)
 
     def targets(row: dict) -> list[tuple]:
-        period = _period_of(row, interval, tz) if interval else None
+        period = _period_from(row, interval, tz) if interval else None
         if group_by == "team":
             return [(period, team) for team in team_of.get(row["agent_id"], [])]
         if group_by in ("none", "interval"):
             return [(period, None)]
         return [(period, row[dim])]
 
-    for row in _sums(rollups, keys, periods):
-        for target in targets(row):
-            for measure in (*INTERACTION_MEASURES, "agents"):
-                groups[target][measure] += row[measure] or 0
-    if agent_time:
-        agent_keys = period_fields + (["agent_id"] if dim == "agent_id" else [])
-        for row in _agent_sums(states, agent_keys, periods):
+    totals: dict = defaultdict(float)
+    for part in parts:
+        for row in _grouped(part.qs, part.keys, part.annotations, part.measures):
             for target in targets(row):
-                for measure in AGENT_MEASURES:
+                for measure in part.measures:
                     groups[target][measure] += row[measure] or 0
-
-    totals = _sums(rollups, [], {})[0]
-    totals = {m: totals[m] or 0 for m in (*INTERACTION_MEASURES, "agents")}
-    if agent_time:
-        agent_totals = _agent_sums(states, [], {})[0]
-        totals.update({m: agent_totals[m] or 0 for m in AGENT_MEASURES})
+        total = _grouped(part.qs, [], {}, part.measures)[0]
+        for measure in part.measures:
+            totals[measure] += total[measure] or 0
     cost = float(settings.cost_per_agent_hour)
-    wants_turnover = "agent_turnover" in codes
+    turnover_data = _turnover_data(organization) if "agent_turnover" in codes else None
+    scope = (
+        (list(filters.agents) or _team_agents(organization, filters.teams))
+        if (filters.agents or filters.teams)
+        else None
+    )
 
     def turnover(period, group) -> tuple | None:
         if group_by not in ("none", "interval", "team"):
             return None
         start = period if period is not None else filters.start
         end = period_end(period, interval) if period is not None else filters.end
-        agent_ids = None
+        agent_ids = scope
         if group_by == "team":
             agent_ids = [user for user, teams in team_of.items() if group in teams]
-        elif filters.agents or filters.teams:
-            agent_ids = list(filters.agents) or _team_agents(organization, filters.teams)
-        return agent_turnover(organization=organization, start=start, end=end, agent_ids=agent_ids)
+        return agent_turnover(
+            organization=organization,
+            start=start,
+            end=end,
+            agent_ids=agent_ids,
+            data=turnover_data,
+        )
 
     def values(measures: dict, period, group, *, total=False) -> dict:
         measures = dict(measures)
-        if agent_time:
+        if not agent_time:
+            for measure in AGENT_MEASURES:
+                measures.pop(measure, None)
+        else:
             measures["cost_per_hour"] = cost
-        if wants_turnover:
+        if turnover_data is not None:
             figures = (
                 agent_turnover(
                     organization=organization,
                     start=filters.start,
                     end=filters.end,
-                    agent_ids=(list(filters.agents) or _team_agents(organization, filters.teams))
-                    if (filters.agents or filters.teams)
-                    else None,
+                    agent_ids=scope,
+                    data=turnover_data,
                 )
                 if total
                 else turnover(period, group)
@@ -375,6 +517,8 @@ def kpi_report(
     labels = _labels(organization, group_by, {g for _p, g in groups})
     rows = []
     for (period, group), measures in sorted(groups.items(), key=_sort_key):
+        if not measures.get("interactions") and not measures.get("logged_in_seconds"):
+            continue  # presence time alone, in a period or of someone outside the filters
         row = values(measures, period, group)
         if group_by == "interval":
             row = {"group": period.isoformat(), "label": _period_label(period, interval), **row}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections import defaultdict
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Max
@@ -18,7 +19,13 @@ from apps.reports.models import (
     ReportSettings,
     RollupCursor,
 )
-from apps.reports.rollups import rollup_buckets, rollup_range
+from apps.reports.rollups import (
+    daily_refresh,
+    daily_refresh_range,
+    local_days,
+    rollup_buckets,
+    rollup_range,
+)
 from apps.reports.selectors import report_settings_get
 
 logger = logging.getLogger(__name__)
@@ -76,6 +83,7 @@ def rollups_update(*, now: datetime | None = None, batch: int = BATCH) -> dict:
         cursor.last_event_id = last
     rows = rollup_buckets(touched=touched)
     states = facts.agent_states_write(start=presence_from, end=upto) if presence_from < upto else 0
+    _days_refresh(touched=touched, presence=(presence_from, upto))
     cursor.upto = max(cursor.upto or upto, upto)
     cursor.save()
     result = {
@@ -162,9 +170,15 @@ def rollups_rebuild(
         if organization_id is not None:
             stale = stale.filter(organization_id=organization_id)
         stale.delete()
+    states_to = min(end, upto) if end else upto
     states = facts.agent_states_write(
-        start=states_from, end=min(end, upto) if end else upto, organization_id=organization_id
+        start=states_from, end=states_to, organization_id=organization_id
     )
+    if full:
+        for org in organizations:
+            daily_refresh_range(organization_id=org)
+    else:
+        _days_refresh(touched=touched, presence=(states_from, states_to))
     if full and organization_id is None:
         cursor.last_event_id = max(cursor.last_event_id, high)
         cursor.upto = upto
@@ -176,6 +190,35 @@ def rollups_rebuild(
     result = {"buckets": len(touched), "rollup_rows": rows, "agent_state_rows": states}
     logger.info("reports.rollups_rebuilt", extra=result)
     return result
+
+
+def _days_refresh(*, touched: set, presence: tuple[datetime, datetime]) -> None:
+    """Recompute the day rollups of the local days holding the touched 15-minute buckets and
+    of the presence window just rewritten."""
+    buckets: dict[int, set] = defaultdict(set)
+    for org, bucket in touched:
+        buckets[org].add(bucket)
+    start, end = facts.floor_time(presence[0]), presence[1]
+    if start < end:
+        window = {start}
+        moment = start
+        while moment < end:
+            window.add(moment)
+            moment += timedelta(hours=12)
+        window.add(end - timedelta(seconds=1))
+        orgs = set(
+            Event.objects.filter(type="presence.changed", at__gte=start, at__lt=end)
+            .values_list("organization_id", flat=True)
+            .distinct()
+        ) | set(
+            AgentStateRollup.objects.filter(bucket__gte=start, bucket__lt=end)
+            .values_list("organization_id", flat=True)
+            .distinct()
+        )
+        for org in orgs:
+            buckets[org] |= window
+    for org, moments in buckets.items():
+        daily_refresh(organization_id=org, days=local_days(organization_id=org, buckets=moments))
 
 
 def _first_presence(organization_id: int | None):
