@@ -229,6 +229,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.connectors.tasks.recordings_maintain_task",
         "schedule": timedelta(hours=1),
     },
+    "reports-exports-purge": {
+        "task": "apps.reports.page_tasks.exports_purge_task",
+        "schedule": timedelta(hours=6),
+    },
+    "reports-subscriptions-send": {
+        "task": "apps.reports.page_tasks.report_subscriptions_send_task",
+        "schedule": timedelta(minutes=5),
+    },
     "reports-rollup": {
         "task": "apps.reports.tasks.reports_rollup_task",
         "schedule": timedelta(minutes=1),
@@ -303,6 +311,13 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="contact-center@localhost")
+
+# --- Report pages (apps/reports): exports larger than this many rows run in a task ------------
+REPORTS_SYNC_EXPORT_MAX_ROWS = env.int("REPORTS_SYNC_EXPORT_MAX_ROWS", default=5000)
+REPORTS_EXPORT_RETENTION_DAYS = env.int("REPORTS_EXPORT_RETENTION_DAYS", default=7)
+# A running export whose worker has written nothing for this long is taken over by a retry.
+REPORTS_EXPORT_STALE_SECONDS = env.int("REPORTS_EXPORT_STALE_SECONDS", default=600)
+REPORTS_DRILLDOWN_PAGE_SIZE = 50
 
 # --- Self-service flows (apps/flows) --------------------------------------------------------------
 # HTTP lookups of flows may reach private addresses (an intranet CRM) only when this is on.

@@ -237,5 +237,17 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
 }
 
+# Report pages: supervisors, managers and admins subscribe to scheduled reports (each to their
+# own; admins see every one of the organization) and admins see the export jobs.
+_REPORT_PAGES = [
+    "reports.view_reportsubscription",
+    "reports.add_reportsubscription",
+    "reports.change_reportsubscription",
+    "reports.delete_reportsubscription",
+]
+for _role in (Role.SUPERVISOR, Role.MANAGER, Role.ADMIN):
+    ROLE_PERMISSIONS[_role] = [*ROLE_PERMISSIONS[_role], *_REPORT_PAGES]
+ROLE_PERMISSIONS[Role.ADMIN].append("reports.view_exportjob")
+
 # Roles that work in the Django admin (supervisors configure the center there).
 STAFF_ROLES = {Role.SUPERVISOR, Role.MANAGER, Role.ADMIN}

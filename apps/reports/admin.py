@@ -21,4 +21,6 @@ class ReportSettingsAdmin(TenantAdmin):
     ]
 
 
-from apps.reports.admin_live import *  # noqa: E402, F403
+# The wallboard's (thresholds, alert rules, incidents) and the report pages' (scheduled reports,
+# export jobs) admins live beside this module; importing them registers them.
+from apps.reports import admin_live, admin_pages  # noqa: E402, F401

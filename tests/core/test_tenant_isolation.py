@@ -331,6 +331,29 @@ def _disposition(org, owner):
     return DispositionFactory(organization=org, name=f"{org.slug} outcome")
 
 
+def _export_job(org, owner):
+    from django.core.files.base import ContentFile
+
+    from apps.reports.models import ExportJob
+
+    job = ExportJob(
+        organization=org,
+        requested_by=owner,
+        kind="report",
+        file_format="csv",
+        status="done",
+        filename="report.csv",
+    )
+    job.file.save("report.csv", ContentFile(b"Group\r\n"), save=True)
+    return job
+
+
+def _report_subscription(org, owner):
+    from apps.reports.models import ReportSubscription
+
+    return ReportSubscription.objects.create(organization=org, user=owner, name="Alpha daily")
+
+
 OBJECT_CASES = [
     Case("desk-offer-accept", _offer, methods=("post",)),
     Case("desk-offer-reject", _offer, methods=("post",)),
@@ -382,6 +405,8 @@ OBJECT_CASES = [
     Case("desk-supervisor-presence", _user, methods=("post",)),
     Case("desk-supervisor-assign", _interaction, methods=("post",)),
     Case("desk-supervisor-monitor", _interaction, methods=("post",)),
+    Case("reports-export-download", _export_job),
+    Case("reports-unsubscribe", _report_subscription, methods=("post",)),
     Case("notification-detail", _notification),
     Case("notification-read", _notification, methods=("post",)),
     Case("api:user-detail", _user, api=True),
@@ -612,6 +637,8 @@ def _admin_object(model, org, owner):
         "Offer": _offer,
         "Callback": _callback,
         "RoutingRule": _rule,
+        "ExportJob": _export_job,
+        "ReportSubscription": _report_subscription,
         "BusinessHours": lambda o, _: BusinessHours.objects.create(
             organization=o, name="Alpha hours"
         ),
