@@ -26,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.reports.formats import _csv_cell, _xlsx_cell
+from apps.reports.formats import csv_cell, xlsx_cell
 from apps.reports.models import ExportFormat, ExportJob
 
 logger = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def report_filename(report, file_format: str, prefix: str = "report") -> str:
 def _csv_value(value):
     if isinstance(value, datetime):
         return value.isoformat(sep=" ")
-    return _csv_cell(value)  # names typed by people never run as spreadsheet formulas
+    return csv_cell(value)  # names typed by people never run as spreadsheet formulas
 
 
 def write_csv(rows: Iterable[list], fileobj, progress=None) -> int:
@@ -152,7 +152,7 @@ def write_xlsx(rows: Iterable[list], fileobj, progress=None, title: str = "") ->
     sheet = workbook.create_sheet(title=(title or _("Report"))[:31])
     count = -1
     for count, row in enumerate(rows):  # noqa: B007
-        sheet.append([_xlsx_cell(v) for v in row])
+        sheet.append([xlsx_cell(v) for v in row])
         if progress and count and count % BATCH_ROWS == 0:
             progress(count)
     workbook.save(fileobj)

@@ -22,13 +22,16 @@ FORMATS = ("json", "csv", "xlsx")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _csv_cell(value):
+def csv_cell(value):
+    """A CSV cell: text that a spreadsheet would run as a formula is written behind an
+    apostrophe; numbers stay numbers."""
     if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
         return "'" + value
     return "" if value is None else value
 
 
-def _xlsx_cell(value):
+def xlsx_cell(value):
+    """An XLSX cell: characters the format forbids are dropped."""
     if isinstance(value, str):
         return ILLEGAL_CHARACTERS_RE.sub("", value)
     return value
@@ -50,7 +53,7 @@ def csv_lines(rows: Iterable[list]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for row in rows:
-        writer.writerow([_csv_cell(v) for v in row])
+        writer.writerow([csv_cell(v) for v in row])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
@@ -65,7 +68,7 @@ def xlsx_bytes(rows: Iterable[list], *, title: str, table: ReportTable | None = 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title[:31])
     for row in rows:
-        sheet.append([_xlsx_cell(v) for v in row])
+        sheet.append([xlsx_cell(v) for v in row])
     if table is not None:
         definitions = workbook.create_sheet("KPIs")
         definitions.append(["code", "label", "unit", "formula"])

@@ -90,6 +90,14 @@ def _filtered(qs: QuerySet, organization, filters: ReportFilters, *, dimensions=
     if filters.end <= filters.start:
         raise ValidationError(_("The end of the period must come after its start."))
     qs = qs.filter(organization=organization, bucket__gte=filters.start, bucket__lt=filters.end)
+    return _dimensions_filtered(qs, organization, filters, dimensions=dimensions)
+
+
+def _dimensions_filtered(
+    qs: QuerySet, organization, filters: ReportFilters, *, dimensions: bool
+) -> QuerySet:
+    """Rollup rows of the filters' agents and teams and, with ``dimensions`` (tables that have
+    them), of their queues, channels, directions and tiers."""
     if filters.agents:
         qs = qs.filter(agent_id__in=list(filters.agents))
     if filters.teams:
@@ -389,20 +397,7 @@ def _daily(qs: QuerySet, organization, filters: ReportFilters, tz, *, dims: bool
         day__gte=filters.start.astimezone(tz).date(),
         day__lt=filters.end.astimezone(tz).date(),
     )
-    if filters.agents:
-        qs = qs.filter(agent_id__in=list(filters.agents))
-    if filters.teams:
-        qs = qs.filter(agent_id__in=_team_agents(organization, filters.teams))
-    if dims:
-        if filters.queues:
-            qs = qs.filter(queue_id__in=list(filters.queues))
-        if filters.channels:
-            qs = qs.filter(channel__in=list(filters.channels))
-        if filters.directions:
-            qs = qs.filter(direction__in=list(filters.directions))
-        if filters.tiers:
-            qs = qs.filter(tier__in=list(filters.tiers))
-    return qs
+    return _dimensions_filtered(qs, organization, filters, dimensions=dims)
 
 
 def _day_period_keys(interval: str | None) -> dict:
