@@ -413,7 +413,11 @@ def _requeue(interaction: Interaction, *, offer: Offer, reason: str, now) -> Non
     interaction.assigned_agent = None
     interaction.save(update_fields=["data", "assigned_agent"])
     interaction_transition(
-        interaction=interaction, to=State.QUEUED, data={"offer": offer.pk, "reason": reason}, at=now
+        interaction=interaction,
+        to=State.QUEUED,
+        # Who missed it: per-agent missed offers in reports read it here.
+        data={"offer": offer.pk, "reason": reason, "agent": offer.agent_id},
+        at=now,
     )
     _route_now(interaction)
 

@@ -224,6 +224,8 @@ def test_unanswered_offer_times_out_rona(queue):
     assert (interaction.state, interaction.routing_rank) == (State.QUEUED, rank)  # front kept
     assert (presence.status, presence.reason.name) == (PresenceStatus.AWAY, "Missed offer")
     assert Event.objects.filter(type="presence.changed", data__to="away").exists()
+    requeued = Event.objects.get(interaction=interaction, data__reason="timed_out")
+    assert requeued.data["agent"] == agent.pk  # who missed it, for per-agent reports
 
 
 def test_expired_offer_cannot_be_accepted(queue):
