@@ -482,6 +482,24 @@ def _bulk_create_dated(model, rows: list) -> None:
     model.objects.bulk_update(rows, ["created_at", "updated_at"], batch_size=500)
 
 
+def demo_history_days(*, organization_names) -> list[tuple[str, int]]:
+    """(organization name, days back to its first demo history interaction) of the named
+    organizations that have a demo history."""
+    out = []
+    for organization in Organization.objects.filter(name__in=organization_names).order_by("name"):
+        first = (
+            Interaction.objects.filter(organization=organization, provider_ref__startswith=MARK)
+            .order_by("created_at")
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        if first is not None:
+            zone = ZoneInfo(organization.time_zone)
+            today = timezone.now().astimezone(zone).date()
+            out.append((organization.name, (today - first.astimezone(zone).date()).days))
+    return out
+
+
 def demo_history_exists(*, organization: Organization) -> bool:
     return Interaction.objects.filter(
         organization=organization, provider_ref__startswith=MARK
