@@ -254,8 +254,8 @@ class _Center:
             self._voicemail(item, arrival, by_pk)
             return
         if channel in (Channel.EMAIL, Channel.SMS):
-            # Written channels: an agent picks it up minutes (e-mail: hours) later.
-            wait = rng.uniform(60, 1200) if channel == Channel.SMS else rng.uniform(600, 10800)
+            # Written channels: an agent picks it up minutes (e-mail: up to an hour) later.
+            wait = rng.uniform(60, 600) if channel == Channel.SMS else rng.uniform(300, 3600)
             answer = arrival + timedelta(seconds=wait)
             agents = self._working(answer, by_pk) or list(by_pk.values())
             if not agents:

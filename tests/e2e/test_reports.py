@@ -38,7 +38,12 @@ def _errors(page: Page) -> list[str]:
 
 
 def _figure(text: str) -> float:
-    return float(text.replace("\u202f", "").replace(",", "").replace("%", "").strip() or 0)
+    """A cell as a number: counts, "85.2 %", durations as "m:ss" (seconds), "—" (0)."""
+    text = text.replace("\u202f", "").replace("\xa0", "").replace(",", "").replace("%", "")
+    text = text.strip().strip("—")
+    if ":" in text:
+        return sum(float(part) * 60**i for i, part in enumerate(reversed(text.split(":"))))
+    return float(text or 0)
 
 
 def test_a_supervisor_reads_last_week_by_queue_drills_down_and_exports(
@@ -49,6 +54,7 @@ def test_a_supervisor_reads_last_week_by_queue_drills_down_and_exports(
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Reports").click()
     expect(page).to_have_url(f"{live_system.base_url}/reports/")
     page.select_option("#id_period", "last_7_days")
+    page.select_option("#id_interval", "")  # the whole period: one row per queue
     page.select_option("#id_group_by", "queue")
     page.get_by_role("button", name="Show").click()
 
