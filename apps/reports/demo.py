@@ -1,7 +1,9 @@
 """A month of demo history, so that ``make run`` shows real reports and a busy wallboard.
 
-``demo_history_load`` plays a contact center's past for a demo organization: on opening days
-(Monday–Saturday, in the organization's time zone) customers arrive through the day on voice
+``demo_history_load`` plays a contact center's past for a demo organization — the last ``days``
+days and today until a quarter of an hour ago, so the wallboard's "today" has figures too: on
+opening days (Monday–Friday 8:00–18:00, Saturday mornings, in the organization's time zone)
+customers arrive through the day (40–80 on weekdays) on voice
 mostly, web chat, e-mail and SMS, wait in the demo queues for the demo agents, who sign in,
 take lunch and sign out. A small simulation decides what happens to each: answered by the first
 free agent (sometimes after an offer that timed out or was declined), put on hold, transferred to
