@@ -3,12 +3,12 @@
 ``demo_history_load`` plays a contact center's past for a demo organization — the last ``days``
 days and today until a quarter of an hour ago, so the wallboard's "today" has figures too: on
 opening days (Monday–Friday 8:00–18:00, Saturday mornings, in the organization's time zone)
-customers arrive through the day (40–80 on weekdays) on voice
-mostly, web chat, e-mail and SMS, wait in the demo queues for the demo agents, who sign in,
-take lunch and sign out. A small simulation decides what happens to each: answered by the first
-free agent (sometimes after an offer that timed out or was declined), put on hold, transferred to
-a colleague, wrapped up and closed with a disposition; or abandoned (a few within seconds), sent
-to voicemail, called back. Some customers come back within days (first-contact resolution).
+customers arrive through the day (40–80 on weekdays) on voice mostly, web chat, e-mail and SMS,
+wait in the demo queues for the demo agents, who sign in, take lunch and sign out. A small
+simulation decides what happens to each: answered by the first free agent (sometimes after an
+offer that timed out or was declined), put on hold, transferred to a colleague, wrapped up and
+closed with a disposition; or abandoned (a few within seconds), sent to voicemail, called back.
+Some customers come back within days (first-contact resolution).
 
 The rows are what the services write, with the same events (``interaction.created``, the
 ``interaction.state_changed`` steps, ``interaction.transferred``, ``voicemail.recorded``,
