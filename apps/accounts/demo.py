@@ -109,6 +109,10 @@ def demo_load(path: Path = DEMO_FILE) -> list[tuple[str, str, str]]:
             from apps.connectors.demo import demo_webchat_load
 
             demo_webchat_load(organization=organization, data=org_row["webchat"])
+        if "history_days" in org_row:
+            from apps.reports.demo import demo_history_load
+
+            demo_history_load(organization=organization, days=org_row["history_days"])
     su = data["superuser"]
     if not User.objects.filter(username=su["username"]).exists():
         User.objects.create_superuser(username=su["username"], email=su["email"], password=password)

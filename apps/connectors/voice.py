@@ -716,6 +716,12 @@ def call_status_handle(*, account: ChannelAccount, fields: dict) -> str | None:
             _cancel_pending_offers(fresh, now)
             interaction_transition(interaction=fresh, to=State.ABANDONED, locked=True)
             outcome = "abandoned"
+            if fresh.queue_id:
+                from apps.queues.services import publish_queue_ids
+
+                # One caller less in line: the supervisors' pages and the wallboard see it
+                # now, not at the next tick.
+                publish_queue_ids({fresh.queue_id})
         elif state in LIVE_STATES:
             interaction_transition(interaction=fresh, to=State.WRAP_UP, locked=True)
             outcome = "answered"

@@ -56,11 +56,18 @@ def _play(interaction: Interaction, row: dict, agent: User | None, start) -> Non
         disposition = Disposition.objects.filter(
             organization=interaction.organization, code=row.get("disposition", "")
         ).first()
+        # Closed when it happened (reports read the times), a few minutes after the last word.
+        end = start + timedelta(minutes=2 * len(row.get("messages", [])) + 4)
+        if interaction.state == State.ACTIVE:
+            services.interaction_transition(
+                interaction=interaction, to=State.WRAP_UP, actor=agent, at=end
+            )
         services.interaction_close(
             interaction=interaction,
             actor=agent,
             disposition=disposition,
             notes=row.get("notes", ""),
+            at=end + timedelta(seconds=30),
         )
 
 

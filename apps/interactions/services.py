@@ -339,8 +339,10 @@ def interaction_close(
     actor=None,
     disposition: Disposition | None = None,
     notes: str = "",
+    at=None,
 ) -> Interaction:
-    """Close with an outcome: through wrap-up when it was live, straight when it never was."""
+    """Close with an outcome: through wrap-up when it was live, straight when it never was.
+    ``at``: when it happened (demo and imported history; now by default)."""
     from apps.integrations.services import webhook_emit
 
     if disposition is not None:
@@ -350,7 +352,7 @@ def interaction_close(
             raise ValidationError({"notes": _("This disposition needs a wrap-up note.")})
     _locked(interaction)
     if interaction.state in (State.ACTIVE, State.ON_HOLD):
-        interaction_transition(interaction=interaction, to=State.WRAP_UP, actor=actor)
+        interaction_transition(interaction=interaction, to=State.WRAP_UP, actor=actor, at=at)
     interaction.disposition = disposition
     interaction.wrap_up_notes = notes.strip()
     interaction.save(update_fields=["disposition", "wrap_up_notes", "updated_at"])
@@ -358,6 +360,7 @@ def interaction_close(
         interaction=interaction,
         to=State.CLOSED,
         actor=actor,
+        at=at,
         # The agent's comments travel with the event: call logs and reports read them there.
         data={
             "disposition": getattr(disposition, "code", None),

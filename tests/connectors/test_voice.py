@@ -1,6 +1,8 @@
 """Voice webhooks: signatures (bad: 403, nothing stored), one interaction per CallSid however
 often the provider asks, status callbacks stored once, the admin shows the URLs."""
 
+import asyncio
+
 import pytest
 from django.urls import reverse
 from twilio.request_validator import RequestValidator
@@ -88,6 +90,30 @@ def test_a_status_callback_is_stored_once_and_abandons_a_waiting_call(
     assert interaction.state == State.ABANDONED
     ended = Event.objects.get(interaction=interaction, type="call.ended")
     assert ended.data["outcome"] == "abandoned" and ended.data["duration"] == 42
+
+
+def test_a_caller_hanging_up_in_line_updates_the_queue_live(
+    client, number, django_capture_on_commit_callbacks
+):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from apps.core.realtime import queue_group
+
+    _post(client, reverse("connectors-twilio-voice", kwargs={"key": number.key}), _incoming())
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(queue_group(number.queue_id), channel)
+    status = reverse("connectors-twilio-voice-status", kwargs={"key": number.key})
+    with django_capture_on_commit_callbacks(execute=True):
+        _post(client, status, _incoming(CallStatus="completed", CallDuration="12"))
+
+    async def receive():
+        return await asyncio.wait_for(layer.receive(channel), timeout=2)
+
+    message = async_to_sync(receive)()  # none: TimeoutError
+    assert message["type"] == "queue.updated"
+    assert message["data"]["waiting"] == 0
 
 
 def test_an_unknown_number_key_is_404(client, number):

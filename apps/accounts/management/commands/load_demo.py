@@ -31,6 +31,13 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Web chat demo ({account.organization.name}): {url}widget/{account.key}/demo/\n"
             )
+        from apps.reports.demo import demo_history_days
+
+        for name, days in demo_history_days(organization_names=demo_organizations):
+            self.stdout.write(
+                f"Reports ({name}, {days} days of history): {url}reports/   "
+                f"wallboard: {url}reports/wallboard/\n"
+            )
         for account in ChannelAccount.objects.filter(
             kind="voice", is_active=True, organization__name__in=demo_organizations
         ).select_related("organization"):
