@@ -507,7 +507,10 @@ def kpi_report(
 
     def values(measures: dict, period, group, *, total=False) -> dict:
         measures = dict(measures)
-        measures.setdefault("missed_offers", 0)  # read apart per agent: none missed, no row
+        for measure in INTERACTION_MEASURES:
+            # A row of one table only (missed offers or presence time of an agent who handled
+            # nothing): none of the other's, as the day rows (one table) say.
+            measures.setdefault(measure, 0)
         if not agent_time:
             for measure in AGENT_MEASURES:
                 measures.pop(measure, None)
