@@ -285,7 +285,9 @@ class _Center:
             item.move(arrival + timedelta(seconds=2), State.OFFERED)
             reason = rng.choice(["timed_out", "rejected"])
             back = arrival + timedelta(seconds=rng.uniform(6, 20) if reason == "rejected" else 22)
-            item.move(back, State.QUEUED, reason=reason)
+            # Another working agent missed it (the requeue event names who: per-agent reports).
+            missed_by = next(a for a in agents if a.pk != agent.pk)
+            item.move(back, State.QUEUED, reason=reason, agent=missed_by.pk)
         if answer is None or (answer - arrival).total_seconds() > patience:
             gave_up = arrival + timedelta(seconds=max(patience, 23 if missed else 0))
             item.move(gave_up, State.ABANDONED)

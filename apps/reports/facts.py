@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection
 
 from apps.interactions.models import Event
-from apps.reports.models import AgentStateRollup, InteractionFact
+from apps.reports.models import AgentStateRollup, InteractionFact, MissedOfferFact
 
 BUCKET = 900  # seconds: 15 minutes
 
@@ -154,6 +154,34 @@ FACT_COLUMNS = (
 )
 
 
+MISSED_REASONS = ("rejected", "timed_out")
+
+
+def missed_agent(data: str = "e.data", offer_agent: str = "o.agent_id") -> str:
+    """Who missed an offer: the requeue event's ``data.agent`` (since it is written), else the
+    agent of its ``data.offer`` (older events)."""
+    return f"COALESCE(CAST({json_text(data, 'agent')} AS BIGINT), {offer_agent})"
+
+
+def _missed_select(where: str) -> str:
+    """SELECT of missed-offer rows (per interaction and agent who missed) of the interactions
+    matching ``where`` (on ``i``): state changes offered → queued, declined or timed out."""
+    from apps.queues.models import Offer
+
+    reasons = ", ".join(f"'{r}'" for r in MISSED_REASONS)
+    agent = missed_agent()
+    return f"""
+        SELECT i.organization_id, i.id, {agent}, COUNT(*)
+        FROM interactions_event e
+        JOIN interactions_interaction i ON i.id = e.interaction_id
+        LEFT JOIN {Offer._meta.db_table} o
+            ON o.id = CAST({json_text("e.data", "offer")} AS BIGINT)
+        WHERE e.type = 'interaction.state_changed' AND {where}
+            AND {json_text("e.data", "from")} = 'offered' AND {json_text("e.data", "to")} = 'queued'
+            AND {json_text("e.data", "reason")} IN ({reasons})
+        GROUP BY i.organization_id, i.id, {agent}"""  # noqa: S608
+
+
 def facts_write(*, where: str, params: list, collect: bool = True) -> tuple[set, set]:
     """(Re)build the facts of the interactions matching ``where`` (SQL on ``i``, the
     interaction table). Returns the (organization, bucket) pairs touched and the contacts
@@ -178,6 +206,13 @@ def facts_write(*, where: str, params: list, collect: bool = True) -> tuple[set,
         )
         if collect:
             new = cursor.fetchall()
+        missed = MissedOfferFact._meta.db_table
+        cursor.execute(f"DELETE FROM {missed} WHERE interaction_id IN {chosen}", params)  # noqa: S608
+        cursor.execute(
+            f"INSERT INTO {missed} (organization_id, interaction_id, agent_id, missed_offers) "  # noqa: S608
+            f"{_missed_select(where)}",
+            params,
+        )
     touched = {(org, _aware(bucket)) for org, bucket, _c in (*old, *new)}
     contacts = {contact for _o, _b, contact in (*old, *new) if contact is not None}
     return touched, contacts

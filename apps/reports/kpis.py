@@ -5,7 +5,9 @@ any interval, queue or agent grouping is a sum of rollup rows followed by one di
 stay additive and a figure never depends on how it was grouped.
 
 Measures of interactions (``apps.reports.models.IntervalRollup``) and of agent presence time
-(``AgentStateRollup``) are listed in ``INTERACTION_MEASURES`` and ``AGENT_MEASURES``.
+(``AgentStateRollup``) are listed in ``INTERACTION_MEASURES`` and ``AGENT_MEASURES``. Missed
+offers are also kept per agent who missed them (``MissedOfferRollup``): reports grouped or
+filtered by agent or team read those instead.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ INTERACTION_MEASURES = (
     "hold_seconds",
     "wrap_seconds",
     "transfers",
-    "missed_offers",  # offers declined or not answered in time (back to the queue)
+    "missed_offers",  # offers declined or not answered in time (back to the queue); by agent
+    # or team, read per agent who missed them (MissedOfferRollup, DailyAgentRollup)
     "voicemails",
     "callbacks",
     "inbound",
@@ -266,7 +269,12 @@ _LIST = [
         "missed_offers",
         _("Missed offers"),
         "count",
-        _("Offers declined or not answered in time (the interaction went back to the queue)."),
+        _(
+            "Offers declined or not answered in time (the interaction went back to the queue). "
+            "By agent or team, or filtered by agents or teams, an offer counts for the agent who "
+            "missed it (not the one who handled the interaction); otherwise per interaction, in "
+            "the interval it was offered."
+        ),
         "missed_offers",
     ),
     _k(

@@ -174,6 +174,45 @@ class AgentStateRollup(TenantModel):
         return f"{self.agent_id} {self.status} {self.bucket:%Y-%m-%d %H:%M}"
 
 
+class MissedOfferFact(TenantModel):
+    """The offers of one interaction that one agent missed (declined or let time out: the
+    interaction went back to the queue), derived from its events with its fact. The agent is
+    the requeue event's ``data.agent`` or, for older events, its offer's agent (empty when
+    neither names one)."""
+
+    interaction = models.ForeignKey(
+        "interactions.Interaction",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    agent = _dimension_fk(settings.AUTH_USER_MODEL)
+    missed_offers = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.interaction_id} missed by {self.agent_id}"
+
+
+class MissedOfferRollup(TenantModel):
+    """Missed offers per 15-minute bucket (the bucket of the interaction's fact, as every
+    interaction measure) and agent who missed them, with the interaction's queue, channel,
+    direction and tier: what agent and team reports count as missed offers."""
+
+    bucket = models.DateTimeField()
+    agent = _dimension_fk(settings.AUTH_USER_MODEL)
+    queue = _dimension_fk("queues.Queue")
+    channel = models.CharField(max_length=12)
+    direction = models.CharField(max_length=8)
+    tier = models.CharField(max_length=10, blank=True)
+    missed_offers = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "bucket"])]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {self.bucket:%Y-%m-%d %H:%M}: {self.missed_offers}"
+
+
 def _measures(cls):
     # The interaction measures of IntervalRollup, on the day-grain rollups too.
     for name in (
@@ -225,7 +264,8 @@ class DailyRollup(TenantModel):
 @_measures
 class DailyAgentRollup(TenantModel):
     """Sums of a local day per agent (every queue and channel), with the agent's presence time:
-    what agent and team reports over days read."""
+    what agent and team reports over days read. Its ``missed_offers`` are the offers the agent
+    missed (``MissedOfferRollup``), not those of the interactions the agent handled."""
 
     day = models.DateField()
     agent = _dimension_fk(settings.AUTH_USER_MODEL)

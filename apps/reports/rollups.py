@@ -20,6 +20,7 @@ from apps.reports.models import (
     DailyAgentRollup,
     DailyRollup,
     IntervalRollup,
+    MissedOfferRollup,
     ReportSettings,
 )
 from apps.reports.selectors import report_settings_get
@@ -54,6 +55,24 @@ def _select(where: str) -> str:
             f.tier"""  # noqa: S608
 
 
+_MISSED_COLUMNS = (
+    "organization_id, bucket, agent_id, queue_id, channel, direction, tier, missed_offers"
+)
+
+
+def _missed_select(where: str) -> str:
+    """Missed offers per bucket and agent who missed them (with the interaction's other
+    dimensions), from the missed-offer facts of the facts in the buckets."""
+    return f"""
+        SELECT f.organization_id, f.bucket, m.agent_id, f.queue_id, f.channel, f.direction,
+            f.tier, SUM(m.missed_offers)
+        FROM reports_interactionfact f
+        JOIN reports_missedofferfact m ON m.interaction_id = f.interaction_id
+        WHERE f.organization_id = %(org)s AND {where}
+        GROUP BY f.organization_id, f.bucket, m.agent_id, f.queue_id, f.channel, f.direction,
+            f.tier"""  # noqa: S608
+
+
 def _params(organization_id: int, settings: ReportSettings) -> dict:
     return {
         "org": organization_id,
@@ -68,7 +87,7 @@ def rollup_buckets(*, touched: Iterable[tuple[int, datetime]]) -> int:
     for org, bucket in touched:
         by_org[org].add(bucket)
     written = 0
-    table = IntervalRollup._meta.db_table
+    table, missed = IntervalRollup._meta.db_table, MissedOfferRollup._meta.db_table
     for org, buckets in by_org.items():
         settings = report_settings_get(organization_id=org)
         ordered = sorted(buckets)
@@ -78,15 +97,22 @@ def rollup_buckets(*, touched: Iterable[tuple[int, datetime]]) -> int:
             values = {n: db_time(b) for n, b in zip(names, chunk, strict=True)}
             marks = ", ".join(f"%({n})s" for n in names)
             with connection.cursor() as cursor:
-                cursor.execute(
-                    f"DELETE FROM {table} WHERE organization_id = %(org)s AND bucket IN ({marks})",  # noqa: S608
-                    {"org": org, **values},
-                )
+                for target in (table, missed):
+                    cursor.execute(
+                        f"DELETE FROM {target} WHERE organization_id = %(org)s "  # noqa: S608
+                        f"AND bucket IN ({marks})",
+                        {"org": org, **values},
+                    )
                 cursor.execute(
                     f"INSERT INTO {table} ({_COLUMNS}) {_select(f'f.bucket IN ({marks})')}",  # noqa: S608
                     {**_params(org, settings), **values},
                 )
                 written += max(cursor.rowcount, 0)
+                cursor.execute(
+                    f"INSERT INTO {missed} ({_MISSED_COLUMNS}) "  # noqa: S608
+                    f"{_missed_select(f'f.bucket IN ({marks})')}",
+                    {"org": org, **values},
+                )
     return written
 
 
@@ -100,19 +126,26 @@ def rollup_range(*, organization_id: int, start: datetime | None, end: datetime 
     if end is not None:
         where.append("bucket < %(end)s")
         values["end"] = db_time(end)
-    table = IntervalRollup._meta.db_table
+    table, missed = IntervalRollup._meta.db_table, MissedOfferRollup._meta.db_table
     condition = " AND ".join(where)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {table} WHERE organization_id = %(org)s AND {condition}",  # noqa: S608
-            {"org": organization_id, **values},
-        )
+        for target in (table, missed):
+            cursor.execute(
+                f"DELETE FROM {target} WHERE organization_id = %(org)s AND {condition}",  # noqa: S608
+                {"org": organization_id, **values},
+            )
         cursor.execute(
             f"INSERT INTO {table} ({_COLUMNS}) "  # noqa: S608
             f"{_select(condition.replace('bucket', 'f.bucket'))}",
             {**_params(organization_id, settings), **values},
         )
-        return max(cursor.rowcount, 0)
+        written = max(cursor.rowcount, 0)
+        cursor.execute(
+            f"INSERT INTO {missed} ({_MISSED_COLUMNS}) "  # noqa: S608
+            f"{_missed_select(condition.replace('bucket', 'f.bucket'))}",
+            {"org": organization_id, **values},
+        )
+        return written
 
 
 # --- Day-grain rollups ------------------------------------------------------------------------
@@ -124,6 +157,14 @@ _DAY_INT = (
 )
 _DAY_SUMS = ", ".join(f"SUM({m.strip()})" for m in _DAY_INT.split(","))
 _DAY_ZEROS = ", ".join("0" for _m in _DAY_INT.split(","))
+# Per agent, missed offers are those the agent missed (MissedOfferRollup), not those of the
+# interactions the agent handled.
+_AGENT_DAY_SUMS = ", ".join(
+    "0" if m.strip() == "missed_offers" else f"SUM({m.strip()})" for m in _DAY_INT.split(",")
+)
+_AGENT_DAY_MISSED = ", ".join(
+    "SUM(missed_offers)" if m.strip() == "missed_offers" else "0" for m in _DAY_INT.split(",")
+)
 
 
 def local_days(*, organization_id: int, buckets: Iterable[datetime]) -> set[date]:
@@ -143,6 +184,7 @@ def daily_refresh(*, organization_id: int, days: Iterable[date]) -> int:
     tz = ZoneInfo(_time_zone(organization_id))
     daily, per_agent = DailyRollup._meta.db_table, DailyAgentRollup._meta.db_table
     intervals, states = IntervalRollup._meta.db_table, AgentStateRollup._meta.db_table
+    missed = MissedOfferRollup._meta.db_table
     written = 0
     with connection.cursor() as cursor:
         for day in sorted(set(days)):
@@ -172,8 +214,17 @@ def daily_refresh(*, organization_id: int, days: Iterable[date]) -> int:
             cursor.execute(
                 f"""INSERT INTO {per_agent} (organization_id, day, agent_id, {_DAY_INT},
                     logged_in_seconds, ready_seconds)
-                SELECT organization_id, %(day)s, agent_id, {_DAY_SUMS}, 0, 0
+                SELECT organization_id, %(day)s, agent_id, {_AGENT_DAY_SUMS}, 0, 0
                 FROM {intervals} WHERE {where}
+                GROUP BY organization_id, agent_id""",  # noqa: S608
+                params,
+            )
+            written += max(cursor.rowcount, 0)
+            cursor.execute(
+                f"""INSERT INTO {per_agent} (organization_id, day, agent_id, {_DAY_INT},
+                    logged_in_seconds, ready_seconds)
+                SELECT organization_id, %(day)s, agent_id, {_AGENT_DAY_MISSED}, 0, 0
+                FROM {missed} WHERE {where}
                 GROUP BY organization_id, agent_id""",  # noqa: S608
                 params,
             )

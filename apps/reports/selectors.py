@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,8 @@ from apps.reports.models import (
     DailyRollup,
     InteractionFact,
     IntervalRollup,
+    MissedOfferFact,
+    MissedOfferRollup,
     ReportSettings,
 )
 
@@ -296,11 +298,18 @@ def _grouped(qs: QuerySet, keys: list[str], annotations: dict, measures: dict) -
 _AGENTS = Count("agent_id", distinct=True, filter=Q(handled__gt=0))
 
 
-def _interaction_sums(*, agents: bool) -> dict:
-    measures = {m: Sum(m) for m in INTERACTION_MEASURES}
+def _interaction_sums(*, agents: bool, missed: bool = True) -> dict:
+    """``missed=False``: without missed offers (read per agent who missed them instead)."""
+    measures = {m: Sum(m) for m in INTERACTION_MEASURES if missed or m != "missed_offers"}
     if agents:
         measures["agents"] = _AGENTS
     return measures
+
+
+def _agentish(group_by: str, filters: ReportFilters) -> bool:
+    """Whether the agent dimension matters: then a missed offer counts for the agent who
+    missed it, not for the one who handled the interaction."""
+    return group_by in ("agent", "team") or bool(filters.agents or filters.teams)
 
 
 _STATE_SUMS = {
@@ -335,7 +344,7 @@ def _plan(organization, filters, group_by, interval, codes, tz) -> tuple[list[_P
     and tier, or per agent); other periods, and 15-minute to hourly intervals, the 15-minute
     rollups."""
     dims = group_by in _NOT_AGENT_TIME or any(getattr(filters, f + "s") for f in _NOT_AGENT_TIME)
-    agentish = group_by in ("agent", "team") or bool(filters.agents or filters.teams)
+    agentish = _agentish(group_by, filters)
     agent_time = any(KPIS[c].source == "mixed" for c in codes) and not dims
     per_agent_needed = "interactions_per_agent" in codes
     dim = _DIMENSION_FIELD.get(group_by)
@@ -352,11 +361,20 @@ def _plan(organization, filters, group_by, interval, codes, tz) -> tuple[list[_P
         parts = [
             _Part(
                 _filtered(IntervalRollup.objects.all(), organization, filters),
-                _interaction_sums(agents=True),
+                _interaction_sums(agents=True, missed=not agentish),
                 keys + ([dim] if dim else []),
                 periods,
             )
         ]
+        if agentish:
+            parts.append(
+                _Part(
+                    _filtered(MissedOfferRollup.objects.all(), organization, filters),
+                    {"missed_offers": Sum("missed_offers")},
+                    keys + ([dim] if dim else []),
+                    periods,
+                )
+            )
         if agent_time:
             parts.append(
                 _Part(
@@ -373,6 +391,7 @@ def _plan(organization, filters, group_by, interval, codes, tz) -> tuple[list[_P
     keys = list(periods) + (["day"] if interval == "day" else [])
     per_agent = _daily(DailyAgentRollup.objects.all(), organization, filters, tz, dims=False)
     if agentish:
+        # The day rows per agent count the offers the agent missed.
         measures = {**_interaction_sums(agents=True), **_DAILY_STATE_SUMS}
         return [_Part(per_agent, measures, keys + ["agent_id"], periods)], agent_time
     parts = [
@@ -488,6 +507,10 @@ def kpi_report(
 
     def values(measures: dict, period, group, *, total=False) -> dict:
         measures = dict(measures)
+        for measure in INTERACTION_MEASURES:
+            # A row of one table only (missed offers or presence time of an agent who handled
+            # nothing): none of the other's, as the day rows (one table) say.
+            measures.setdefault(measure, 0)
         if not agent_time:
             for measure in AGENT_MEASURES:
                 measures.pop(measure, None)
@@ -512,7 +535,7 @@ def kpi_report(
     labels = _labels(organization, group_by, {g for _p, g in groups})
     rows = []
     for (period, group), measures in sorted(groups.items(), key=_sort_key):
-        if not measures.get("interactions") and not measures.get("logged_in_seconds"):
+        if not any(measures.get(m) for m in ("interactions", "logged_in_seconds", "missed_offers")):
             continue  # presence time alone, in a period or of someone outside the filters
         row = values(measures, period, group)
         if group_by == "interval":
@@ -603,12 +626,38 @@ def kpi_interactions(
     (an interval row's value is its ISO start, as the table gives it) and the KPI's basis."""
     _validate(group_by, interval, [kpi])
     settings = report_settings_get(organization_id=organization.pk)
-    facts = facts_filtered(organization=organization, filters=filters)
     condition = _kpi_condition(kpi, settings)
     if condition is None:
         return Interaction.objects.none()
+    by_misser = kpi == "missed_offers" and _agentish(group_by, filters)
+    if by_misser:
+        # The interactions whose offers the agents (of the row and the filters) missed.
+        facts = facts_filtered(
+            organization=organization, filters=replace(filters, agents=(), teams=())
+        )
+        missed = _dimensions_filtered(
+            MissedOfferFact.objects.filter(organization=organization, missed_offers__gt=0),
+            organization,
+            filters,
+            dimensions=False,
+        )
+        if group_by == "team":
+            missed = missed.filter(agent_id__in=_team_agents(organization, [group_value]))
+        elif group_by == "agent":
+            missed = missed.filter(
+                **(
+                    {"agent_id__isnull": True}
+                    if group_value in (None, "")
+                    else {"agent_id": group_value}
+                )
+            )
+        facts = facts.filter(interaction_id__in=Subquery(missed.values("interaction_id")))
+    else:
+        facts = facts_filtered(organization=organization, filters=filters)
     facts = facts.filter(condition)
-    if group_by == "interval":
+    if by_misser and group_by in ("agent", "team"):
+        pass  # the row's agents were chosen above
+    elif group_by == "interval":
         start = datetime.fromisoformat(str(group_value))
         if start.tzinfo is None:
             start = start.replace(tzinfo=ZoneInfo(organization.time_zone))

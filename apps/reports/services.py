@@ -17,6 +17,7 @@ from apps.reports import facts
 from apps.reports.models import (
     AgentStateRollup,
     IntervalRollup,
+    MissedOfferRollup,
     ReportSettings,
     RollupCursor,
 )
@@ -158,10 +159,11 @@ def rollups_rebuild(
     clock.lap("repeats")
     rows = 0
     if full:
-        stale = IntervalRollup.objects.all()
-        if organization_id is not None:
-            stale = stale.filter(organization_id=organization_id)
-        stale.delete()
+        for model in (IntervalRollup, MissedOfferRollup):
+            stale = model.objects.all()
+            if organization_id is not None:
+                stale = stale.filter(organization_id=organization_id)
+            stale.delete()
         for org in organizations:
             rows += rollup_range(organization_id=org, start=None, end=None)
     else:
@@ -192,7 +194,14 @@ def rollups_rebuild(
     if connection.vendor == "postgresql":
         with connection.cursor() as c:
             c.execute("ANALYZE reports_interactionfact")
-            for table in ("intervalrollup", "agentstaterollup", "dailyrollup", "dailyagentrollup"):
+            c.execute("ANALYZE reports_missedofferfact")
+            for table in (
+                "intervalrollup",
+                "missedofferrollup",
+                "agentstaterollup",
+                "dailyrollup",
+                "dailyagentrollup",
+            ):
                 c.execute(f"ANALYZE reports_{table}")
     result = {
         "buckets": len(touched),

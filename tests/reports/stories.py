@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 from apps.interactions.models import Channel, Direction, State
 from apps.interactions.services import event_record, interaction_create, interaction_transition
+from apps.queues.models import Offer
 
 
 def story(
@@ -61,3 +62,27 @@ def presence(*, organization, agent, changes: list[tuple[datetime, str]]):
             at=at,
         )
         previous = status
+
+
+def offer_missed(*, interaction, agent, reason: str, at: datetime, names_agent: bool = True):
+    """An offer to ``agent`` at ``at`` that the agent declines (``"rejected"``) or lets time out
+    (``"timed_out"``) 10 s later: the interaction goes back to the queue with the event routing
+    writes (``data.offer``, ``data.reason`` and ``data.agent``; ``names_agent=False``: as
+    before it named the agent, only the offer)."""
+    answered = at + timedelta(seconds=10)
+    offer = Offer.objects.create(
+        organization=interaction.organization,
+        interaction=interaction,
+        agent=agent,
+        queue=interaction.queue,
+        status=reason,
+        created_at=at,
+        expires_at=answered,
+        responded_at=answered,
+    )
+    interaction_transition(interaction=interaction, to=State.OFFERED, at=at)
+    data = {"offer": offer.pk, "reason": reason}
+    if names_agent:
+        data["agent"] = agent.pk
+    interaction_transition(interaction=interaction, to=State.QUEUED, data=data, at=answered)
+    return offer

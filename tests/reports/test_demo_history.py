@@ -60,6 +60,12 @@ def test_last_week_has_real_figures_equal_to_a_full_rebuild(acme):
     whole = kpi_report(organization=acme, filters=month)
     assert whole.totals["voicemails"] > 0 and whole.totals["callbacks"] > 0
     assert whole.totals["short_abandoned"] > 0 and whole.totals["missed_offers"] > 0
+    # Each missed offer names the agent who missed it: none is left without an agent.
+    by_agent = kpi_report(
+        organization=acme, filters=month, group_by="agent", kpis=["missed_offers"]
+    )
+    missed = {row["group"]: row["missed_offers"] for row in by_agent.rows}
+    assert not missed.get(None) and sum(missed.values()) == whole.totals["missed_offers"]
 
     rollups_rebuild()
     assert kpi_report(organization=acme, filters=filters, group_by="queue").totals == totals
