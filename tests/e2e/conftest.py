@@ -55,6 +55,13 @@ ENV_PREFIXES_TO_DROP = (
 
 _log_tails_key = pytest.StashKey[list[str]]()
 
+# Counts the socket's messages: a desk test waits for the first panels before changing status
+# (a status chosen before they arrive would be overwritten by them).
+WS_MESSAGES_SCRIPT = """
+window.__ccWsMessages = 0;
+document.addEventListener("htmx:wsAfterMessage", () => { window.__ccWsMessages += 1; });
+"""
+
 # Records the JS side of the htmx WebSocket on every page: tests wait for it to be open.
 WS_TRACKER_SCRIPT = """
 window.__ccWs = {opened: 0, closed: 0};

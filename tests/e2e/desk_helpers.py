@@ -1,13 +1,7 @@
 """What several browser tests do to the shared live system before they start."""
 
+from tests.e2e.conftest import WS_MESSAGES_SCRIPT  # noqa: F401 (used by the desk tests)
 from tests.e2e.test_desk import admin_token, api
-
-# Counts the socket's messages: a desk test waits for the first panels before changing status
-# (a status chosen before they arrive would be overwritten by them).
-WS_MESSAGES_SCRIPT = """
-window.__ccWsMessages = 0;
-document.addEventListener("htmx:wsAfterMessage", () => { window.__ccWsMessages += 1; });
-"""
 
 
 def only_agent_available(live_system, agent: str) -> None:

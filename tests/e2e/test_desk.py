@@ -15,7 +15,7 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import WS_TRACKER_SCRIPT
+from tests.e2e.conftest import WS_MESSAGES_SCRIPT, WS_TRACKER_SCRIPT
 from tests.e2e.test_live_notifications import PASSWORD, log_in, wait_for_live_socket
 
 pytestmark = pytest.mark.browser
@@ -177,11 +177,14 @@ def test_a_warm_transfer_consults_the_colleague_live_before_handing_over(
     colleague_context = browser.new_context(base_url=live_system.base_url, locale="en-US")
     colleague_context.set_default_timeout(15_000)
     colleague_context.add_init_script(WS_TRACKER_SCRIPT)
+    colleague_context.add_init_script(WS_MESSAGES_SCRIPT)
     colleague = colleague_context.new_page()
     try:
         log_in(colleague, live_system, "acme-agent2")
         colleague.goto("/desk/")
         wait_for_live_socket(colleague)
+        # The first panels come over the socket: a status chosen before would be overwritten.
+        colleague.wait_for_function("() => window.__ccWsMessages > 0")
         colleague.select_option("#presence-status", "away")  # the new chat goes to agent3
         colleague.click("#presence-apply")
         expect(colleague.locator("#desk-presence")).to_have_class(re.compile("status-away"))
