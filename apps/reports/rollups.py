@@ -211,34 +211,23 @@ def daily_refresh(*, organization_id: int, days: Iterable[date]) -> int:
                 params,
             )
             written += max(cursor.rowcount, 0)
-            cursor.execute(
-                f"""INSERT INTO {per_agent} (organization_id, day, agent_id, {_DAY_INT},
-                    logged_in_seconds, ready_seconds)
-                SELECT organization_id, %(day)s, agent_id, {_AGENT_DAY_SUMS}, 0, 0
-                FROM {intervals} WHERE {where}
-                GROUP BY organization_id, agent_id""",  # noqa: S608
-                params,
-            )
-            written += max(cursor.rowcount, 0)
-            cursor.execute(
-                f"""INSERT INTO {per_agent} (organization_id, day, agent_id, {_DAY_INT},
-                    logged_in_seconds, ready_seconds)
-                SELECT organization_id, %(day)s, agent_id, {_AGENT_DAY_MISSED}, 0, 0
-                FROM {missed} WHERE {where}
-                GROUP BY organization_id, agent_id""",  # noqa: S608
-                params,
-            )
-            written += max(cursor.rowcount, 0)
-            cursor.execute(
-                f"""INSERT INTO {per_agent} (organization_id, day, agent_id, {_DAY_INT},
-                    logged_in_seconds, ready_seconds)
-                SELECT organization_id, %(day)s, agent_id, {_DAY_ZEROS}, SUM(seconds),
-                    SUM(CASE WHEN status IN ('available', 'wrap_up') THEN seconds ELSE 0 END)
-                FROM {states} WHERE {where}
-                GROUP BY organization_id, agent_id""",  # noqa: S608
-                params,
-            )
-            written += max(cursor.rowcount, 0)
+            # Per agent, three sources add rows for the same day (the reads sum them): what
+            # they handled, the offers they missed, and their presence time.
+            ready = "SUM(CASE WHEN status IN ('available', 'wrap_up') THEN seconds ELSE 0 END)"
+            for measures, presence, source in (
+                (_AGENT_DAY_SUMS, "0, 0", intervals),
+                (_AGENT_DAY_MISSED, "0, 0", missed),
+                (_DAY_ZEROS, f"SUM(seconds), {ready}", states),
+            ):
+                cursor.execute(
+                    f"""INSERT INTO {per_agent} (organization_id, day, agent_id, {_DAY_INT},
+                        logged_in_seconds, ready_seconds)
+                    SELECT organization_id, %(day)s, agent_id, {measures}, {presence}
+                    FROM {source} WHERE {where}
+                    GROUP BY organization_id, agent_id""",  # noqa: S608
+                    params,
+                )
+                written += max(cursor.rowcount, 0)
     return written
 
 
